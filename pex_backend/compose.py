@@ -1,0 +1,189 @@
+"""Pex does the work: one resolve per group into a repository PEX, then each binary from that repository."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from .config import TABLE, TableOptions
+from .errors import BuildError, ConfigError
+from .plan import BinarySpec, ResolveGroup, groups
+from .wheel import WheelContents
+
+JOBS = max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class BuiltBinary:
+    spec: BinarySpec
+    path: Path
+    seconds: float
+
+
+def run_pex(args: Sequence[str], what: str, cwd: Path) -> None:
+    """Run the pex CLI of this environment; a failure carries pex's own message."""
+    command = [sys.executable, "-m", "pex", *args]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        message = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        raise BuildError(f"pex failed while building {what}:\n" + "\n".join(message[-40:]))
+
+
+def current_interpreter_matches(constraints: Sequence[str]) -> bool:
+    version = ".".join(map(str, sys.version_info[:3]))
+    implementation = "PyPy" if sys.implementation.name == "pypy" else "CPython"
+    for constraint in constraints:
+        match = re.match(r"^\s*([A-Za-z]*)\s*(.*)$", constraint)
+        name, specifier = (match.group(1), match.group(2)) if match else ("", constraint)
+        if name and name != implementation:
+            continue
+        try:
+            if SpecifierSet(specifier).contains(version, prereleases=True):
+                return True
+        except InvalidSpecifier:
+            continue
+    return not constraints
+
+
+def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
+    args: List[str] = []
+    for constraint in group.interpreter_constraints:
+        args += ["--interpreter-constraint", constraint]
+    for platform in group.platforms:
+        args += ["--platform", platform]
+    for index, path in enumerate(group.complete_platforms):
+        file = project_root / path
+        if not file.is_file():
+            raise ConfigError(f"{TABLE}.complete-platforms[{index}]", f"{path!r}: no such file in the project root")
+        args += ["--complete-platform", str(file)]
+    if group.resolve_local_platforms:
+        args.append("--resolve-local-platforms")
+    if not group.platforms and not group.complete_platforms and current_interpreter_matches(group.interpreter_constraints):
+        args += ["--python", sys.executable]
+    return args
+
+
+def resolver_args(table: TableOptions, group: ResolveGroup) -> List[str]:
+    args: List[str] = []
+    if table.index_urls is not None:
+        args += ["--no-pypi"] + [arg for url in table.index_urls for arg in ("--index-url", url)]
+    else:
+        args.append("--use-pip-config")
+    for link in table.find_links:
+        args += ["--find-links", link]
+    if table.pip_version:
+        args += ["--pip-version", table.pip_version]
+    if group.ignore_errors:
+        args.append("--ignore-errors")
+    return args
+
+
+def binary_args(binary: BinarySpec) -> List[str]:
+    o = binary.options
+    args = list(binary.entry_point.pex_args)
+    args += ["--layout", o.layout]
+    if o.execution_mode == "venv":
+        args.append("--venv")
+    if o.emit_warnings is not None:
+        args.append("--emit-warnings" if o.emit_warnings else "--no-emit-warnings")
+    if o.inherit_path is not None:
+        args += ["--inherit-path", o.inherit_path]
+    args.append("--strip-pex-env" if o.strip_pex_env else "--no-strip-pex-env")
+    if o.include_tools:
+        args.append("--include-tools")
+    if o.shebang:
+        args += ["--python-shebang", o.shebang]
+    for name in binary.excludes:
+        args += ["--exclude", name]
+    return args
+
+
+def build_group(
+    group: ResolveGroup, wheel: WheelContents, table: TableOptions, project_root: Path, staging: Path, pool: ThreadPoolExecutor
+) -> Iterator[BuiltBinary]:
+    """Resolve once for the group (when more than one binary shares it), then build each binary."""
+    common = target_args(group, project_root) + resolver_args(table, group)
+    project = f"{wheel.name}=={wheel.version}"
+    if not group.include_requirements:
+        sources = [str(wheel.path), "--intransitive"]
+    elif len(group.binaries) == 1:
+        sources = [str(wheel.path), *group.requirements]
+    else:
+        repository = staging / f"repository-{id(group)}.pex"
+        run_pex([str(wheel.path), *group.requirements, *common, "-o", str(repository)], "the shared resolve", staging)
+        sources = ["--pex-repository", str(repository), project, *group.requirements]
+
+    def build(binary: BinarySpec) -> BuiltBinary:
+        started = time.monotonic()
+        output = staging / f"{binary.name}.pex"
+        run_pex([*sources, *common, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex", staging)
+        return BuiltBinary(binary, output, time.monotonic() - started)
+
+    yield from pool.map(build, group.binaries)
+
+
+def replace_path(source: Path, destination: Path) -> None:
+    """Move a built file or directory into place, replacing what was there only at the last moment."""
+    if destination.is_dir() and not destination.is_symlink():
+        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
+        os.replace(destination, old)
+        os.replace(source, destination)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if destination.exists() and source.is_dir():
+            destination.unlink()
+        os.replace(source, destination)
+
+
+def path_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def describe_size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def compose(
+    binaries: Sequence[BinarySpec], wheel: WheelContents, table: TableOptions, project_root: Path, output_dir: Path
+) -> List[BuiltBinary]:
+    """Build every binary in a staging directory, then move them all into `output_dir` together."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=output_dir))
+    try:
+        with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
+            batches = group_pool.map(
+                lambda group: list(build_group(group, wheel, table, project_root, staging, pool)), groups(binaries)
+            )
+            built = [b for batch in batches for b in batch]
+        placed = []
+        for item in built:
+            destination = output_dir / item.path.name
+            replace_path(item.path, destination)
+            placed.append(BuiltBinary(item.spec, destination, item.seconds))
+            size = describe_size(path_size(destination))
+            print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
+        return placed
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def pex_version() -> Optional[str]:
+    try:
+        from importlib.metadata import version
+
+        return version("pex")
+    except Exception:
+        return None

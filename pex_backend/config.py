@@ -1,0 +1,414 @@
+"""The `[tool.pexbin]` table as one typed, validated model.
+
+Every key is declared once here, with its kind, default and help; the docs, the JSON schema and the error
+messages are all derived from these declarations. Keys are kebab-case; the Pants `pex_binaries` spelling
+(snake_case) is accepted too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from .errors import ConfigError
+from .kinds import Bool, Choice, Kind, Str, StrList, StrTable, describe
+
+TABLE = "tool.pexbin"
+PLATFORM_SHAPE = "an abbreviated platform PLATFORM-IMPL-PYVER-ABI, e.g. 'linux_x86_64-cp-3.12.1-cp312'"
+PLATFORM = Str(pattern=r"[A-Za-z0-9_.-]+-[a-z]{2}-(?:\d{2,}|\d+\.\d+(?:\.\d+)?)-[A-Za-z0-9_]+", shape=PLATFORM_SHAPE)
+VERSION = Str(pattern=r"\d+(?:\.\d+)*", shape="an exact version like '2.105.2'")
+PIP_VERSION = Str(
+    pattern=r"latest|latest-compatible|vendored|\d+(?:\.\d+)*(?:-patched)?",
+    shape="'latest', 'latest-compatible', 'vendored' or a pip version like '24.2'",
+)
+ENTRY_POINT = Str(
+    pattern=r"[^:\s]+(?::[A-Za-z_][A-Za-z0-9_.]*)?",
+    shape="a console script, 'pkg.mod', 'pkg.mod:func', 'path/app.py' or 'path/app.py:func'",
+)
+OUTPUT_NAME = Str(pattern=r"[A-Za-z0-9_.+-]+", shape="a file name without directories")
+
+
+def option(kind: Kind, default: Any, help: str, example: str, *, pants: bool = True) -> Any:
+    """A model field; `pants` says whether the reference's `pex_binaries` knows it."""
+    metadata = {"kind": kind, "help": help, "example": example, "pants": pants}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class BinaryOptions:
+    """The fields of one PEX. Set at the top of the table they are defaults for every binary."""
+
+    complete_platforms: Tuple[str, ...] = option(
+        StrList(),
+        (),
+        "Paths, relative to the project root, of complete-platform JSON files (as written by "
+        "`pex3 interpreter inspect --markers --tags` or `python -m pex_backend inspect-platform`). "
+        "The PEX is built for all of them. The files are added to the sdist automatically.",
+        'complete-platforms = ["platforms/linux-py312.json"]',
+    )
+    dependencies: Tuple[str, ...] = option(
+        StrList(),
+        (),
+        "Extra requirement strings added to the PEX on top of the project's own `dependencies` (extras and "
+        "markers allowed). An entry `!name` instead excludes the distribution `name` (and what only it pulls "
+        "in) from the PEX.",
+        'dependencies = ["uvicorn[standard]>=0.30", "!pywin32"]',
+    )
+    description: Optional[str] = option(
+        Str(),
+        None,
+        "A human-readable description, kept in the build record and shown by `list --documented`.",
+        'description = "The admin console"',
+    )
+    emit_warnings: Optional[bool] = option(
+        Bool(), None, "Whether the PEX emits its runtime warnings (pex's default: it does).", "emit-warnings = false"
+    )
+    execution_mode: str = option(
+        Choice(("zipapp", "venv")),
+        "zipapp",
+        "How the PEX runs: `zipapp` (unpacks and runs from its zip; fastest cold start) or `venv` (builds a "
+        "virtual environment on first run; fastest afterwards, most compatible `sys.path`).",
+        'execution-mode = "venv"',
+    )
+    ignore_errors: bool = option(
+        Bool(),
+        False,
+        "Build even when the requirements cannot be resolved into a consistent set.",
+        "ignore-errors = true",
+    )
+    include_requirements: bool = option(
+        Bool(),
+        True,
+        "Whether the project's third-party requirements go into the PEX; `false` puts only the project's own "
+        "wheel in.",
+        "include-requirements = false",
+    )
+    include_tools: bool = option(
+        Bool(),
+        False,
+        "Include the pex tools, so that `PEX_TOOLS=1 ./app.pex --help` works.",
+        "include-tools = true",
+    )
+    inherit_path: Optional[str] = option(
+        Choice(("false", "fallback", "prefer"), booleans=True),
+        None,
+        "Whether the PEX sees the `sys.path` of the environment it runs in: `false` not at all, `fallback` "
+        "after its own dependencies, `prefer` before them.",
+        'inherit-path = "fallback"',
+    )
+    interpreter_constraints: Tuple[str, ...] = option(
+        StrList(),
+        (),
+        "The interpreters the PEX is for, pip-style (`CPython>=3.10,<4`, or `>=3.10` for CPython); several "
+        "entries are OR-ed. Defaults to the project's `requires-python`. The PEX records them and picks a "
+        "matching interpreter when it runs.",
+        'interpreter-constraints = ["CPython>=3.10,<3.14"]',
+    )
+    layout: str = option(
+        Choice(("zipapp", "packed", "loose")),
+        "zipapp",
+        "`zipapp` writes one `.pex` file; `packed` and `loose` write a directory `NAME.pex/` that runs with "
+        "`python NAME.pex/` (packed zips each dependency, loose leaves every file as is).",
+        'layout = "packed"',
+    )
+    per_platform: bool = option(
+        Bool(),
+        False,
+        "Write one PEX per platform (the platform in the file name, only its wheels inside) instead of one "
+        "multiplatform PEX.",
+        "per-platform = true",
+        pants=False,
+    )
+    platforms: Tuple[str, ...] = option(
+        StrList(PLATFORM),
+        (),
+        "Abbreviated platforms (`PLATFORM-IMPL-PYVER-ABI`) the PEX is built for. Foreign platforms need wheels "
+        "for every requirement; use a 3-part PYVER (`3.12.1`) when markers need the full version.",
+        'platforms = ["linux_x86_64-cp-3.12.1-cp312", "macosx_11_0_arm64-cp-312-cp312"]',
+    )
+    resolve: Optional[str] = option(
+        Str(),
+        None,
+        "The name of the resolve in `resolves` this PEX is built from; defaults to `default-resolve`.",
+        'resolve = "legacy"',
+    )
+    resolve_local_platforms: Optional[bool] = option(
+        Bool(),
+        None,
+        "For each of `platforms`, use a matching local interpreter when there is one, so requirements "
+        "available only as sdists can be built for it; otherwise accept only wheels.",
+        "resolve-local-platforms = true",
+    )
+    restartable: bool = option(
+        Bool(),
+        False,
+        "Whether `python -m pex_backend run` restarts this binary when the project's sources change.",
+        "restartable = true",
+    )
+    shebang: Optional[str] = option(
+        Str(),
+        None,
+        "The PEX's shebang line (without `#!`) instead of the one pex picks from the interpreter constraints.",
+        'shebang = "/usr/bin/env python3"',
+    )
+    strip_pex_env: bool = option(
+        Bool(),
+        True,
+        "Whether the PEX removes `PEX_*` variables from the environment before running the program.",
+        "strip-pex-env = false",
+    )
+    tags: Tuple[str, ...] = option(
+        StrList(),
+        (),
+        "Arbitrary strings; the `pexbin.tags` config setting builds only the binaries with (`tag`) or "
+        "without (`-tag`) a tag.",
+        'tags = ["server"]',
+    )
+
+
+BINARY_ONLY = {
+    "output-name": (
+        OUTPUT_NAME,
+        "The file name of this binary's PEX, without `.pex`, instead of the one derived from its entry point.",
+        'output-name = "hello-admin"',
+    ),
+}
+SINGLE_BINARY_ONLY = {
+    "entry-point": (
+        ENTRY_POINT,
+        "What this binary runs: `pkg.mod`, `pkg.mod:func` or a project file `path/app.py[:func]`.",
+        'entry-point = "gunicorn.app.wsgiapp:run"',
+    ),
+    "script": (
+        Str(),
+        "A console script of any distribution in the PEX (the project or a requirement) for this binary to run.",
+        'script = "uvicorn"',
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """The keys that only exist at the top of `[tool.pexbin]`."""
+
+    entry_points: Optional[Tuple[str, ...]] = option(
+        StrList(ENTRY_POINT),
+        None,
+        "One PEX per item: a console script of the project, `pkg.mod`, `pkg.mod:func`, `path/app.py` or "
+        "`path/app.py:func` (paths relative to the project root). Without it, one PEX per console script.",
+        'entry-points = ["hello", "hello.admin:main", "src/hello/tools/report.py"]',
+    )
+    resolves: Dict[str, str] = option(
+        StrTable(),
+        {},
+        "Named lockfiles, relative to the project root: pex locks (`pex3 lock create`) or PEP 751 "
+        "`pylock.toml`. Lockfiles are added to the sdist automatically.",
+        'resolves = { default = "pex.lock" }',
+    )
+    default_resolve: Optional[str] = option(
+        Str(), None, "The resolve used by binaries that set no `resolve`.", 'default-resolve = "default"', pants=False
+    )
+    pex_version: Optional[str] = option(
+        VERSION,
+        None,
+        "The exact pex version used for the build; it is asked for as a build requirement.",
+        'pex-version = "2.105.2"',
+        pants=False,
+    )
+    pip_version: Optional[str] = option(
+        PIP_VERSION,
+        None,
+        "The pip version pex resolves with: `latest`, `latest-compatible`, `vendored` or a version pex supports.",
+        'pip-version = "latest"',
+        pants=False,
+    )
+    index_urls: Optional[Tuple[str, ...]] = option(
+        StrList(),
+        None,
+        "Package indexes to resolve from instead of pip's configuration; `[]` means no index at all.",
+        'index-urls = ["https://pypi.org/simple"]',
+        pants=False,
+    )
+    find_links: Tuple[str, ...] = option(
+        StrList(),
+        (),
+        "Local directories or URLs of wheels to resolve from, in addition to the indexes.",
+        'find-links = ["wheelhouse"]',
+        pants=False,
+    )
+
+
+def key_of(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def model_fields(model: type) -> Dict[str, dataclasses.Field]:
+    """The fields of a model class keyed by their kebab-case key."""
+    return {key_of(f.name): f for f in dataclasses.fields(model)}
+
+
+BINARY_FIELDS = model_fields(BinaryOptions)
+TABLE_FIELDS = model_fields(TableOptions)
+NESTED_TABLES = {
+    "overrides": "Per-entry-point field values: keys are entry points exactly as written in `entry-points` "
+    "(several joined with commas), values are tables of fields; a value replaces the table's.",
+    "binaries": "Single binaries, `[tool.pexbin.binaries.NAME]`, each running a module (`entry-point`) or a "
+    "console script of any distribution (`script`) and taking any of the fields; written as `NAME.pex`.",
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One `[tool.pexbin.overrides]` entry: the entry points it names and the fields it sets."""
+
+    key: str
+    entry_points: Tuple[str, ...]
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SingleBinary:
+    """One `[tool.pexbin.binaries.NAME]` table."""
+
+    name: str
+    entry_point: Optional[str]
+    script: Optional[str]
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PexbinConfig:
+    table: TableOptions
+    defaults: Mapping[str, Any]
+    """The binary fields set at the top of the table, by kebab-case key."""
+    overrides: Tuple[Override, ...] = ()
+    binaries: Tuple[SingleBinary, ...] = ()
+
+    def referenced_files(self) -> Tuple[str, ...]:
+        """Files of the project the table points at, which the sdist must carry."""
+        files = list(self.table.resolves.values())
+        for values in [self.defaults, *(o.values for o in self.overrides), *(b.values for b in self.binaries)]:
+            files += values.get("complete-platforms", ())
+        return tuple(dict.fromkeys(files))
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key_of(name), list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def canonical_keys(table: Mapping[str, Any], path: str, known: Iterable[str]) -> Dict[str, Any]:
+    """Map each key to its kebab-case spelling, refusing unknown keys and keys given in both spellings."""
+    known = list(known)
+    seen: Dict[str, str] = {}
+    result: Dict[str, Any] = {}
+    for raw, value in table.items():
+        key = key_of(raw)
+        if key not in known:
+            raise ConfigError(f"{path}.{raw}", f"unknown key{did_you_mean(raw, known)} (known keys: {', '.join(sorted(known))})")
+        if key in seen:
+            raise ConfigError(f"{path}.{raw}", f"given twice, as {seen[key]!r} and {raw!r}; keep one spelling")
+        seen[key] = raw
+        result[key] = value
+    return result
+
+
+def parse_binary_fields(table: Mapping[str, Any], path: str, extra: Mapping[str, tuple]) -> Dict[str, Any]:
+    """Check the binary fields (plus `extra` keys) of one table; returns only the keys that were set."""
+    values = canonical_keys(table, path, [*BINARY_FIELDS, *extra])
+    parsed: Dict[str, Any] = {}
+    for key, value in values.items():
+        kind = extra[key][0] if key in extra else BINARY_FIELDS[key].metadata["kind"]
+        parsed[key] = kind.parse(value, f"{path}.{key}")
+        if key == "dependencies":
+            check_requirements(parsed[key], f"{path}.{key}")
+    return parsed
+
+
+def check_requirements(requirements: Iterable[str], path: str) -> None:
+    for index, text in enumerate(requirements):
+        try:
+            Requirement(text[1:] if text.startswith("!") else text)
+        except InvalidRequirement as exc:
+            raise ConfigError(f"{path}[{index}]", f"{text!r} is not a requirement string ({exc})") from None
+
+
+def parse_overrides(table: Any, path: str) -> Tuple[Override, ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"expected a table of entry points to tables of fields, got {describe(table)}")
+    overrides = []
+    for key, values in table.items():
+        entry_points = tuple(part.strip() for part in key.split(","))
+        if not all(entry_points):
+            raise ConfigError(f'{path}."{key}"', "expected entry points separated by single commas")
+        if not isinstance(values, dict):
+            raise ConfigError(f'{path}."{key}"', f"expected a table of fields, got {describe(values)}")
+        overrides.append(Override(key, entry_points, parse_binary_fields(values, f'{path}."{key}"', BINARY_ONLY)))
+    return tuple(overrides)
+
+
+def parse_binaries(table: Any, path: str) -> Tuple[SingleBinary, ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"expected a table of binary names to tables, got {describe(table)}")
+    binaries = []
+    for name, values in table.items():
+        where = f"{path}.{name}"
+        OUTPUT_NAME.parse(name, where)
+        if not isinstance(values, dict):
+            raise ConfigError(where, f"expected a table with `entry-point` or `script`, got {describe(values)}")
+        fields = parse_binary_fields(values, where, {**SINGLE_BINARY_ONLY, **BINARY_ONLY})
+        if ("entry-point" in fields) == ("script" in fields):
+            raise ConfigError(where, "expected exactly one of `entry-point` and `script`")
+        binaries.append(SingleBinary(name, fields.pop("entry-point", None), fields.pop("script", None), fields))
+    return tuple(binaries)
+
+
+def load(pyproject: Mapping[str, Any]) -> Optional[PexbinConfig]:
+    """The validated `[tool.pexbin]` table of a parsed pyproject.toml, or None if there is none."""
+    tool = pyproject.get("tool", {})
+    if not isinstance(tool, dict) or "pexbin" not in tool:
+        return None
+    raw = tool["pexbin"]
+    if not isinstance(raw, dict):
+        raise ConfigError(TABLE, f"expected a table, got {describe(raw)}")
+    values = canonical_keys(raw, TABLE, [*TABLE_FIELDS, *BINARY_FIELDS, *NESTED_TABLES])
+    overrides = parse_overrides(values.pop("overrides"), f"{TABLE}.overrides") if "overrides" in values else ()
+    binaries = parse_binaries(values.pop("binaries"), f"{TABLE}.binaries") if "binaries" in values else ()
+    table_values = {key: values.pop(key) for key in list(values) if key in TABLE_FIELDS}
+    table = TableOptions(
+        **{
+            TABLE_FIELDS[key].name: TABLE_FIELDS[key].metadata["kind"].parse(value, f"{TABLE}.{key}")
+            for key, value in table_values.items()
+        }
+    )
+    defaults = parse_binary_fields(values, TABLE, {})
+    config = PexbinConfig(table, defaults, overrides, binaries)
+    check_resolves(config)
+    return config
+
+
+def check_resolves(config: PexbinConfig) -> None:
+    names = config.table.resolves
+    if config.table.default_resolve is not None and config.table.default_resolve not in names:
+        raise ConfigError(
+            f"{TABLE}.default-resolve",
+            f"{config.table.default_resolve!r} is not a name in `resolves`{did_you_mean(config.table.default_resolve, names)}",
+        )
+    places = [(TABLE, config.defaults)] + [(f'{TABLE}.overrides."{o.key}"', o.values) for o in config.overrides]
+    places += [(f"{TABLE}.binaries.{b.name}", b.values) for b in config.binaries]
+    for where, values in places:
+        resolve = values.get("resolve")
+        if resolve is not None and resolve not in names:
+            known = f" (known: {', '.join(sorted(names))})" if names else "; `resolves` declares none"
+            raise ConfigError(f"{where}.resolve", f"{resolve!r} is not a name in `resolves`{known}")
+
+
+def binary_options(values: Mapping[str, Any]) -> BinaryOptions:
+    """A BinaryOptions from kebab-case field values (unset fields keep their defaults)."""
+    return BinaryOptions(**{BINARY_FIELDS[key].name: value for key, value in values.items() if key in BINARY_FIELDS})

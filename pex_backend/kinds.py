@@ -1,0 +1,130 @@
+"""Value kinds of the `[tool.pexbin]` model: how each is checked, described and put in the JSON schema."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
+
+from .errors import ConfigError
+
+
+def describe(value: object) -> str:
+    """A short, TOML-flavoured description of what the user gave."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+class Kind:
+    """One type of value: `parse` checks and normalises, `schema` and `type_name` describe it."""
+
+    type_name = ""
+
+    def parse(self, value: Any, key: str) -> Any:
+        raise NotImplementedError
+
+    def schema(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Bool(Kind):
+    type_name = "boolean"
+
+    def parse(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {describe(value)}")
+        return value
+
+    def schema(self) -> Dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@dataclass(frozen=True)
+class Str(Kind):
+    """A non-empty string, optionally matching a pattern that is explained by `shape`."""
+
+    pattern: str = ""
+    shape: str = ""
+    type_name = "string"
+
+    def parse(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected a string, got {describe(value)}")
+        if not value.strip():
+            raise ConfigError(key, "expected a non-empty string")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ConfigError(key, f"{value!r} is not {self.shape}")
+        return value
+
+    def schema(self) -> Dict[str, Any]:
+        schema: Dict[str, Any] = {"type": "string", "minLength": 1}
+        if self.pattern:
+            schema["pattern"] = f"^(?:{self.pattern})$"
+        return schema
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a fixed set of strings; `booleans` also accepts TOML booleans spelled as those strings."""
+
+    choices: Tuple[str, ...]
+    booleans: bool = False
+
+    @property
+    def type_name(self) -> str:  # type: ignore[override]
+        return " | ".join(f'"{choice}"' for choice in self.choices)
+
+    def parse(self, value: Any, key: str) -> str:
+        if self.booleans and isinstance(value, bool) and str(value).lower() in self.choices:
+            return str(value).lower()
+        if not isinstance(value, str) or value not in self.choices:
+            expected = ", ".join(repr(choice) for choice in self.choices)
+            raise ConfigError(key, f"expected one of {expected}, got {describe(value)}")
+        return value
+
+    def schema(self) -> Dict[str, Any]:
+        allowed: list = list(self.choices)
+        if self.booleans:
+            allowed += [choice == "true" for choice in self.choices if choice in ("true", "false")]
+        return {"enum": allowed}
+
+
+@dataclass(frozen=True)
+class StrList(Kind):
+    """An array of strings, each checked by `item`."""
+
+    item: Str = Str()
+    type_name = "array of strings"
+
+    def parse(self, value: Any, key: str) -> Tuple[str, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected an array of strings, got {describe(value)}")
+        return tuple(self.item.parse(entry, f"{key}[{index}]") for index, entry in enumerate(value))
+
+    def schema(self) -> Dict[str, Any]:
+        return {"type": "array", "items": self.item.schema()}
+
+
+@dataclass(frozen=True)
+class StrTable(Kind):
+    """A table from names to strings."""
+
+    type_name = "table of strings"
+
+    def parse(self, value: Any, key: str) -> Dict[str, str]:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table, got {describe(value)}")
+        return {name: Str().parse(entry, f"{key}.{name}") for name, entry in value.items()}
+
+    def schema(self) -> Dict[str, Any]:
+        return {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}

@@ -1,0 +1,30 @@
+"""Reading the project: its pyproject.toml, and the `[tool.pexbin]` table in it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from . import config
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+
+def read_pyproject(project_root: Path) -> Dict[str, Any]:
+    path = project_root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path.name), f"is not valid TOML: {exc}") from None
+
+
+def load_config(project_root: Path) -> Optional[config.PexbinConfig]:
+    """The validated `[tool.pexbin]` table of the project, or None when it has none."""
+    return config.load(read_pyproject(project_root))

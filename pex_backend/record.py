@@ -1,0 +1,83 @@
+"""The build record: a JSON file beside the artifacts describing every PEX this build wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from .compose import BuiltBinary, path_size
+from .wheel import WheelContents
+
+
+def pex_info(path: Path) -> Dict[str, Any]:
+    """The PEX-INFO of a zipapp PEX file or of a packed or loose PEX directory."""
+    if path.is_dir():
+        return json.loads((path / "PEX-INFO").read_text())
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("PEX-INFO"))
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256; for a directory layout, the sha256 of its sorted (path, file sha256) listing."""
+    if path.is_dir():
+        listing = "".join(
+            f"{p.relative_to(path).as_posix()}\0{sha256_of(p)}\n" for p in sorted(path.rglob("*")) if p.is_file()
+        )
+        return hashlib.sha256(listing.encode()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pinned_requirements(info: Dict[str, Any]) -> List[str]:
+    pins = set()
+    for filename in info.get("distributions", {}):
+        name, version, _, _ = parse_wheel_filename(filename)
+        pins.add(f"{name}=={version}")
+    return sorted(pins)
+
+
+def entry(item: BuiltBinary) -> Dict[str, Any]:
+    info = pex_info(item.path)
+    options = item.spec.options
+    return {
+        "file": item.path.name,
+        "entry_point": item.spec.entry_point.written,
+        "runs": str(item.spec.entry_point),
+        "description": options.description,
+        "tags": list(options.tags),
+        "sha256": sha256_of(item.path),
+        "size": path_size(item.path),
+        "layout": options.layout,
+        "interpreter_constraints": list(info.get("interpreter_constraints", [])),
+        "platforms": list(options.platforms),
+        "complete_platforms": list(options.complete_platforms),
+        "requirements": pinned_requirements(info),
+        "pex_version": info.get("build_properties", {}).get("pex_version"),
+    }
+
+
+def record_path(wheel: WheelContents, output_dir: Path) -> Path:
+    return output_dir / f"{canonicalize_name(wheel.name).replace('-', '_')}-{wheel.version}.pexbin.json"
+
+
+def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, output_dir: Path) -> Path:
+    record = {
+        "project": wheel.name,
+        "version": wheel.version,
+        "wheel": wheel.path.name,
+        "binaries": [entry(item) for item in built],
+    }
+    path = record_path(wheel, output_dir)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, path)
+    return path

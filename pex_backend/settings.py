@@ -1,0 +1,74 @@
+"""Per-build settings from the frontend: environment variables first, then PEP 517 config-settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from .config import did_you_mean
+from .errors import ConfigError
+
+PREFIX = "pexbin."
+SETTINGS = {
+    "output-dir": ("PEXBIN_OUTPUT_DIR", "Directory the PEX files and the build record go to (default: beside the wheel)."),
+    "skip": ("PEXBIN_SKIP", "`true` builds the wheel alone, without PEX files."),
+    "tags": ("PEXBIN_TAGS", "Comma-separated tags: build only binaries with `tag`, and none with `-tag`."),
+}
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    output_dir: Optional[Path] = None
+    skip: bool = False
+    tags: Tuple[str, ...] = ()
+
+    def selects(self, binary_tags: Tuple[str, ...]) -> bool:
+        """Pants' `--tag` rule: any included tag must be present, no excluded tag may be."""
+        include = {tag for tag in self.tags if not tag.startswith("-")}
+        exclude = {tag[1:] for tag in self.tags if tag.startswith("-")}
+        if exclude & set(binary_tags):
+            return False
+        return not include or bool(include & set(binary_tags))
+
+
+def own_settings(config_settings: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    return {k: v for k, v in (config_settings or {}).items() if k.startswith(PREFIX)}
+
+
+def foreign_settings(config_settings: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The config-settings meant for setuptools."""
+    if config_settings is None:
+        return None
+    return {k: v for k, v in config_settings.items() if not k.startswith(PREFIX)}
+
+
+def read(config_settings: Optional[Mapping[str, Any]], environ: Mapping[str, str] = os.environ) -> BuildSettings:
+    raw: Dict[str, Tuple[str, str]] = {}
+    for key, value in own_settings(config_settings).items():
+        name = key[len(PREFIX) :]
+        if name not in SETTINGS:
+            raise ConfigError(f"config-settings {key}", f"unknown setting{did_you_mean(name, SETTINGS)}")
+        values = value if isinstance(value, list) else [value]
+        raw[name] = (f"config-settings {key}", ",".join(str(v) for v in values))
+    for name, (variable, _) in SETTINGS.items():
+        if variable in environ:
+            raw[name] = (f"environment variable {variable}", environ[variable])
+
+    settings: Dict[str, Any] = {}
+    if "output-dir" in raw:
+        where, value = raw["output-dir"]
+        if not value.strip():
+            raise ConfigError(where, "expected a directory path")
+        settings["output_dir"] = Path(value).expanduser().resolve()
+    if "skip" in raw:
+        where, value = raw["skip"]
+        if value.strip().lower() not in TRUE + FALSE:
+            raise ConfigError(where, f"expected true or false, got {value!r}")
+        settings["skip"] = value.strip().lower() in TRUE
+    if "tags" in raw:
+        settings["tags"] = tuple(tag.strip() for tag in raw["tags"][1].split(",") if tag.strip())
+    return BuildSettings(**settings)

@@ -1,0 +1,1 @@
+"""A sample project: a console script, a module entry point and a file entry point."""
