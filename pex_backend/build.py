@@ -13,7 +13,7 @@ from .config import PexbinConfig
 from .plan import plan
 from .record import write_record
 from .settings import BuildSettings
-from .wheel import read_wheel
+from .wheel import read_wheel, reproducible_copy
 
 PIP_TEMPORARY_DIRECTORY = "pip-wheel-"
 MINIMUM_PEX = "pex>=2.60"
@@ -45,7 +45,7 @@ def build_wheel_and_pex_files(
     staging = Path(tempfile.mkdtemp(prefix=".pexbin-wheel-", dir=wheel_directory))
     try:
         basename = build_wheel(str(staging))
-        wheel = read_wheel(staging / basename)
+        wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
         binaries = plan(config, wheel, project_root, settings)
         built = compose(binaries, wheel, config.table, project_root, output_dir)
         write_record(built, wheel, output_dir)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 DATA_LIB = re.compile(r"^[^/]+\.data/(?:purelib|platlib)/")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,21 @@ def read_wheel(path: Path) -> WheelContents:
         members={DATA_LIB.sub("", n): n for n in names},
         pure=wheel_meta.get("Root-Is-Purelib", "true").strip().lower() == "true",
     )
+
+
+def reproducible_copy(wheel: Path, directory: Path) -> Path:
+    """A copy of the wheel whose entries all carry pex's own fixed timestamp.
+
+    Pex keeps each wheel entry's timestamp in the PEX, and setuptools takes them from the files' mtimes (which
+    an sdist extraction resets), so without this two builds of the same sources would give different PEX files.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / wheel.name
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(copy, "w") as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            entry.create_system = info.create_system
+            target.writestr(entry, source.read(info))
+    return copy

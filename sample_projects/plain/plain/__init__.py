@@ -1,0 +1,2 @@
+def main() -> None:
+    print("plain and simple")

@@ -1,0 +1,1 @@
+"""A setup.cfg/setup.py project with several console scripts."""

@@ -1,0 +1,114 @@
+"""Fixtures: a local wheelhouse holding this backend's own wheel, and real frontends that build from it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_projects"
+# What the isolated build environments and the sample projects' resolves need, beside the backend itself.
+WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "tomli; python_version < '3.11'"]
+
+
+def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, str] | None = None, check: bool = True):
+    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    house = tmp_path_factory.mktemp("wheelhouse")
+    source = tmp_path_factory.mktemp("backend-source") / "pex-backend"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".tox", "build", "*.egg-info", "dist"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
+    run([sys.executable, "-m", "pip", "download", "-q", "-d", house, *WHEELHOUSE_REQUIREMENTS])
+    return house
+
+
+@pytest.fixture(scope="session")
+def offline_env(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """An environment in which pip, uv and pex see the wheelhouse and no index at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "PEX", "PYTHONPATH"))}
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_FIND_LINKS=str(wheelhouse),
+        UV_NO_INDEX="1",
+        UV_CACHE_DIR=str(tmp_path_factory.mktemp("uv-cache")),
+        UV_NO_CONFIG="1",
+    )
+    return env
+
+
+@dataclass
+class Project:
+    """A copy of a sample project, and what its builds wrote."""
+
+    path: Path
+    env: Dict[str, str]
+
+    def pyproject(self, text: str) -> None:
+        (self.path / "pyproject.toml").write_text(text)
+
+    def build(self, frontend: str, out: Path, *args: str, check: bool = True):
+        commands = {
+            "build": [sys.executable, "-m", "build", "-o", out, *args, self.path],
+            "uv": [sys.executable, "-m", "uv", "build", "-o", out, *args, self.path],
+            "pip-wheel": [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out, *args, self.path],
+        }
+        return run(commands[frontend], cwd=self.path, env=self.env, check=check)
+
+
+@pytest.fixture
+def sample(offline_env: Dict[str, str], tmp_path: Path):
+    def copy(name: str) -> Project:
+        destination = tmp_path / "projects" / name
+        shutil.copytree(SAMPLES / name, destination)
+        return Project(destination, offline_env)
+
+    return copy
+
+
+def pex_info(pex: Path) -> dict:
+    if pex.is_dir():
+        return json.loads((pex / "PEX-INFO").read_text())
+    with zipfile.ZipFile(pex) as archive:
+        return json.loads(archive.read("PEX-INFO"))
+
+
+def run_pex(pex: Path, *args: str, env: Dict[str, str] | None = None, check: bool = True):
+    command = [sys.executable, pex] if pex.is_dir() else [pex]
+    return run([*command, *args], env=env, check=check)
+
+
+def listing(directory: Path) -> List[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.fixture(scope="session")
+def installer(wheelhouse: Path, offline_env: Dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """Install a wheel into a fresh virtual environment and return its bin directory."""
+
+    def install(wheel: Path) -> Path:
+        where = tmp_path_factory.mktemp("venv")
+        venv.create(where, with_pip=True)
+        bin_dir = where / ("Scripts" if os.name == "nt" else "bin")
+        run([bin_dir / "python", "-m", "pip", "install", "-q", wheel], env=offline_env)
+        return bin_dir
+
+    return install

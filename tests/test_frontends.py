@@ -1,0 +1,136 @@
+"""The backend end to end through real frontends, in fresh isolated build environments."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import listing, pex_info, run, run_pex
+
+HELLO_PEX_FILES = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+
+
+def check_hello_pex_files(out: Path) -> None:
+    assert set(HELLO_PEX_FILES) <= set(listing(out))
+    assert "hello, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+    admin = run_pex(out / "hello_admin-main.pex", "a", "--fail", check=False)
+    assert (admin.returncode, admin.stdout) == (3, "admin: a --fail\n")
+    assert run_pex(out / "report_py.pex").stdout == "report: cowsay 6.1 on Python {}.{}\n".format(
+        *__import__("sys").version_info[:2]
+    )
+    assert pex_info(out / "hello.pex")["entry_point"] == "hello.cli:main"
+    assert pex_info(out / "hello_admin-main.pex")["entry_point"] == "hello.admin:main"
+    assert pex_info(out / "report_py.pex")["entry_point"] == "hello.tools.report"
+
+
+@pytest.mark.parametrize("args", [(), ("--wheel",)], ids=["sdist-then-wheel", "wheel"])
+def test_python_m_build(sample, tmp_path, args, installer):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    result = project.build("build", out, *args)
+    expected = {"hello-1.0-py3-none-any.whl", "hello-1.0.pexbin.json", *HELLO_PEX_FILES}
+    if not args:
+        expected.add("hello-1.0.tar.gz")
+    assert set(listing(out)) == expected
+    check_hello_pex_files(out)
+    for name in HELLO_PEX_FILES:
+        assert f"pex-backend: wrote {name} (" in result.stdout
+    # The PEX prints what the installed console script prints.
+    scripts = installer(out / "hello-1.0-py3-none-any.whl")
+    assert run([scripts / "hello", "Bob"]).stdout == run_pex(out / "hello.pex", "Bob").stdout
+
+
+def test_uv_build(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    project.build("uv", out)
+    assert {"hello-1.0.tar.gz", "hello-1.0-py3-none-any.whl"} <= set(listing(out))
+    check_hello_pex_files(out)
+
+
+def test_pip_wheel_needs_the_output_setting(sample, tmp_path):
+    project = sample("hello")
+    plain = tmp_path / "plain"
+    result = project.build("pip-wheel", plain, "-v")
+    assert listing(plain) == ["hello-1.0-py3-none-any.whl"]
+    assert "set -C pexbin.output-dir=DIR" in result.stdout + result.stderr
+
+    out = tmp_path / "dist"
+    project.build("pip-wheel", out, "-C", f"pexbin.output-dir={out}")
+    check_hello_pex_files(out)
+
+
+def test_output_dir_from_the_environment(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "pexes"
+    project.env = {**project.env, "PEXBIN_OUTPUT_DIR": str(out)}
+    project.build("pip-wheel", tmp_path / "wheels")
+    assert listing(tmp_path / "wheels") == ["hello-1.0-py3-none-any.whl"]
+    check_hello_pex_files(out)
+
+
+def test_pip_install_builds_no_pex_and_installs(sample, tmp_path, offline_env):
+    project = sample("hello")
+    project.pyproject(project.path.joinpath("pyproject.toml").read_text() + 'dependencies = ["!cowsay", "no-such-dist-anywhere"]\n')
+    target = tmp_path / "venv"
+    run([__import__("sys").executable, "-m", "venv", target])
+    run([target / "bin" / "python", "-m", "pip", "install", project.path], env=offline_env)
+    assert "hello, Ann" in run([target / "bin" / "hello", "Ann"]).stdout
+    assert not list(tmp_path.rglob("*.pex"))
+    run([target / "bin" / "python", "-m", "pip", "install", "-e", project.path], env=offline_env)
+    assert "admin: x" in run([target / "bin" / "python", "-c", "import sys; sys.argv=['a','x']; import hello.admin as a; a.main()"]).stdout
+    assert not list(tmp_path.rglob("*.pex"))
+
+
+def test_skip_setting_builds_only_the_wheel(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    result = project.build("build", out, "--wheel", "-C", "pexbin.skip=true")
+    assert listing(out) == ["hello-1.0-py3-none-any.whl"]
+    assert "turned off by pexbin.skip" in result.stdout
+
+
+def test_setup_cfg_project_gets_one_pex_per_console_script(sample, tmp_path):
+    project = sample("tally")
+    out = tmp_path / "dist"
+    project.build("build", out)
+    assert [n for n in listing(out) if n.endswith(".pex")] == ["tally-count.pex", "tally-moo.pex", "tally-sum.pex"]
+    assert run_pex(out / "tally-count.pex", "a", "b").stdout == "count: 2\n"
+    result = run_pex(out / "tally-sum.pex", check=False)
+    assert (result.returncode, result.stdout) == (2, "sum: 0\n")
+    assert "hi there" in run_pex(out / "tally-moo.pex", "hi", "there").stdout
+    record = json.loads((out / "tally-2.3.pexbin.json").read_text())
+    assert [b["file"] for b in record["binaries"]] == ["tally-count.pex", "tally-moo.pex", "tally-sum.pex"]
+    assert record["binaries"][0]["requirements"] == ["cowsay==6.1", "tally==2.3"]
+
+
+def test_no_table_is_plain_setuptools(sample, tmp_path):
+    project = sample("plain")
+    out = tmp_path / "dist"
+    result = project.build("build", out)
+    assert listing(out) == ["plain-0.5-py3-none-any.whl", "plain-0.5.tar.gz"]
+    assert "pex" not in result.stdout.replace("pex_backend", "").replace("pex-backend", "").lower()
+
+
+def archive_names(path: Path) -> list:
+    if path.suffix == ".whl":
+        return sorted(zipfile.ZipFile(path).namelist())
+    return sorted(tarfile.open(path).getnames())
+
+
+@pytest.mark.parametrize("name", ["hello", "tally", "plain"])
+def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
+    project = sample(name)
+    ours = tmp_path / "ours"
+    project.build("build", ours)
+    text = project.path.joinpath("pyproject.toml").read_text()
+    project.pyproject(text.replace('requires = ["pex-backend"]', 'requires = ["setuptools"]').replace(
+        'build-backend = "pex_backend"', 'build-backend = "setuptools.build_meta"'
+    ))
+    theirs = tmp_path / "theirs"
+    project.build("build", theirs)
+    for artifact in (p for p in theirs.iterdir() if p.suffix in (".whl", ".gz")):
+        assert archive_names(ours / artifact.name) == archive_names(artifact), artifact.name
