@@ -120,8 +120,14 @@ def build_group(
     elif len(group.binaries) == 1:
         sources = [str(wheel.path), *group.requirements]
     else:
-        repository = staging / f"repository-{id(group)}.pex"
+        repository = Path(tempfile.mkdtemp(prefix="resolve-", dir=staging)) / "repository.pex"
+        started = time.monotonic()
         run_pex([str(wheel.path), *group.requirements, *common, "-o", str(repository)], "the shared resolve", staging)
+        print(
+            f"pex-backend: resolved {project} and its requirements once for {len(group.binaries)} PEX files "
+            f"({time.monotonic() - started:.1f} s)",
+            flush=True,
+        )
         sources = ["--pex-repository", str(repository), project, *group.requirements]
 
     def build(binary: BinarySpec) -> BuiltBinary:

@@ -303,19 +303,22 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def canonical_keys(table: Mapping[str, Any], path: str, known: Iterable[str]) -> Dict[str, Any]:
-    """Map each key to its kebab-case spelling, refusing unknown keys and keys given in both spellings."""
+def canonical_keys(table: Mapping[str, Any], path: str, known: Iterable[str]) -> Dict[str, Tuple[str, Any]]:
+    """Each value under its kebab-case key, with the spelling the user wrote (for messages).
+
+    Unknown keys and a key given in both spellings are errors.
+    """
     known = list(known)
-    seen: Dict[str, str] = {}
-    result: Dict[str, Any] = {}
+    result: Dict[str, Tuple[str, Any]] = {}
     for raw, value in table.items():
         key = key_of(raw)
         if key not in known:
-            raise ConfigError(f"{path}.{raw}", f"unknown key{did_you_mean(raw, known)} (known keys: {', '.join(sorted(known))})")
-        if key in seen:
-            raise ConfigError(f"{path}.{raw}", f"given twice, as {seen[key]!r} and {raw!r}; keep one spelling")
-        seen[key] = raw
-        result[key] = value
+            raise ConfigError(
+                f"{path}.{raw}", f"unknown key{did_you_mean(raw, known)} (known keys: {', '.join(sorted(known))})"
+            )
+        if key in result:
+            raise ConfigError(f"{path}.{raw}", f"given twice, as {result[key][0]!r} and {raw!r}; keep one spelling")
+        result[key] = (raw, value)
     return result
 
 
@@ -323,11 +326,11 @@ def parse_binary_fields(table: Mapping[str, Any], path: str, extra: Mapping[str,
     """Check the binary fields (plus `extra` keys) of one table; returns only the keys that were set."""
     values = canonical_keys(table, path, [*BINARY_FIELDS, *extra])
     parsed: Dict[str, Any] = {}
-    for key, value in values.items():
+    for key, (raw, value) in values.items():
         kind = extra[key][0] if key in extra else BINARY_FIELDS[key].metadata["kind"]
-        parsed[key] = kind.parse(value, f"{path}.{key}")
+        parsed[key] = kind.parse(value, f"{path}.{raw}")
         if key == "dependencies":
-            check_requirements(parsed[key], f"{path}.{key}")
+            check_requirements(parsed[key], f"{path}.{raw}")
     return parsed
 
 
@@ -336,10 +339,11 @@ def check_requirements(requirements: Iterable[str], path: str) -> None:
         try:
             Requirement(text[1:] if text.startswith("!") else text)
         except InvalidRequirement as exc:
-            raise ConfigError(f"{path}[{index}]", f"{text!r} is not a requirement string ({exc})") from None
+            raise ConfigError(f"{path}[{index}]", f"{text!r} is not a requirement string ({str(exc).splitlines()[0]})") from None
 
 
-def parse_overrides(table: Any, path: str) -> Tuple[Override, ...]:
+def parse_overrides(spelled: str, table: Any) -> Tuple[Override, ...]:
+    path = f"{TABLE}.{spelled}"
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table of entry points to tables of fields, got {describe(table)}")
     overrides = []
@@ -353,7 +357,8 @@ def parse_overrides(table: Any, path: str) -> Tuple[Override, ...]:
     return tuple(overrides)
 
 
-def parse_binaries(table: Any, path: str) -> Tuple[SingleBinary, ...]:
+def parse_binaries(spelled: str, table: Any) -> Tuple[SingleBinary, ...]:
+    path = f"{TABLE}.{spelled}"
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table of binary names to tables, got {describe(table)}")
     binaries = []
@@ -378,16 +383,16 @@ def load(pyproject: Mapping[str, Any]) -> Optional[PexbinConfig]:
     if not isinstance(raw, dict):
         raise ConfigError(TABLE, f"expected a table, got {describe(raw)}")
     values = canonical_keys(raw, TABLE, [*TABLE_FIELDS, *BINARY_FIELDS, *NESTED_TABLES])
-    overrides = parse_overrides(values.pop("overrides"), f"{TABLE}.overrides") if "overrides" in values else ()
-    binaries = parse_binaries(values.pop("binaries"), f"{TABLE}.binaries") if "binaries" in values else ()
-    table_values = {key: values.pop(key) for key in list(values) if key in TABLE_FIELDS}
+    overrides = parse_overrides(*values.pop("overrides")) if "overrides" in values else ()
+    binaries = parse_binaries(*values.pop("binaries")) if "binaries" in values else ()
     table = TableOptions(
         **{
-            TABLE_FIELDS[key].name: TABLE_FIELDS[key].metadata["kind"].parse(value, f"{TABLE}.{key}")
-            for key, value in table_values.items()
+            TABLE_FIELDS[key].name: TABLE_FIELDS[key].metadata["kind"].parse(value, f"{TABLE}.{spelled}")
+            for key, (spelled, value) in values.items()
+            if key in TABLE_FIELDS
         }
     )
-    defaults = parse_binary_fields(values, TABLE, {})
+    defaults = parse_binary_fields({raw: v for k, (raw, v) in values.items() if k in BINARY_FIELDS}, TABLE, {})
     config = PexbinConfig(table, defaults, overrides, binaries)
     check_resolves(config)
     return config
