@@ -69,7 +69,11 @@ def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
         args += ["--complete-platform", str(file)]
     if group.resolve_local_platforms:
         args.append("--resolve-local-platforms")
-    if not group.platforms and not group.complete_platforms and current_interpreter_matches(group.interpreter_constraints):
+    if (
+        not group.platforms
+        and not group.complete_platforms
+        and current_interpreter_matches(group.interpreter_constraints)
+    ):
         args += ["--python", sys.executable]
     return args
 
@@ -110,7 +114,12 @@ def binary_args(binary: BinarySpec) -> List[str]:
 
 
 def build_group(
-    group: ResolveGroup, wheel: WheelContents, table: TableOptions, project_root: Path, staging: Path, pool: ThreadPoolExecutor
+    group: ResolveGroup,
+    wheel: WheelContents,
+    table: TableOptions,
+    project_root: Path,
+    staging: Path,
+    pool: ThreadPoolExecutor,
 ) -> Iterator[BuiltBinary]:
     """Resolve once for the group (when more than one binary shares it), then build each binary."""
     common = target_args(group, project_root) + resolver_args(table, group)

@@ -85,8 +85,7 @@ class BinaryOptions:
     include_requirements: bool = option(
         Bool(),
         True,
-        "Whether the project's third-party requirements go into the PEX; `false` puts only the project's own "
-        "wheel in.",
+        "Whether the project's third-party requirements go into the PEX; `false` puts only the project's own wheel in.",
         "include-requirements = false",
     )
     include_tools: bool = option(
@@ -339,7 +338,9 @@ def check_requirements(requirements: Iterable[str], path: str) -> None:
         try:
             Requirement(text[1:] if text.startswith("!") else text)
         except InvalidRequirement as exc:
-            raise ConfigError(f"{path}[{index}]", f"{text!r} is not a requirement string ({str(exc).splitlines()[0]})") from None
+            raise ConfigError(
+                f"{path}[{index}]", f"{text!r} is not a requirement string ({str(exc).splitlines()[0]})"
+            ) from None
 
 
 def parse_overrides(spelled: str, table: Any) -> Tuple[Override, ...]:
@@ -400,10 +401,10 @@ def load(pyproject: Mapping[str, Any]) -> Optional[PexbinConfig]:
 
 def check_resolves(config: PexbinConfig) -> None:
     names = config.table.resolves
-    if config.table.default_resolve is not None and config.table.default_resolve not in names:
+    default = config.table.default_resolve
+    if default is not None and default not in names:
         raise ConfigError(
-            f"{TABLE}.default-resolve",
-            f"{config.table.default_resolve!r} is not a name in `resolves`{did_you_mean(config.table.default_resolve, names)}",
+            f"{TABLE}.default-resolve", f"{default!r} is not a name in `resolves`{did_you_mean(default, names)}"
         )
     places = [(TABLE, config.defaults)] + [(f'{TABLE}.overrides."{o.key}"', o.values) for o in config.overrides]
     places += [(f"{TABLE}.binaries.{b.name}", b.values) for b in config.binaries]

@@ -82,7 +82,7 @@ class Choice(Kind):
 
     @property
     def type_name(self) -> str:  # type: ignore[override]
-        return " | ".join(f'"{choice}"' for choice in self.choices)
+        return " / ".join(f'"{choice}"' for choice in self.choices)
 
     def parse(self, value: Any, key: str) -> str:
         if self.booleans and isinstance(value, bool) and str(value).lower() in self.choices:

@@ -47,7 +47,7 @@ class ResolveGroup:
     binaries: Tuple[BinarySpec, ...] = ()
 
     @classmethod
-    def key_of(cls, binary: BinarySpec) -> "ResolveGroup":
+    def key_of(cls, binary: BinarySpec) -> ResolveGroup:
         o = binary.options
         return cls(
             binary.requirements,
@@ -73,7 +73,9 @@ def field_values(
     return values, origins
 
 
-def overrides_by_entry_point(config: PexbinConfig, entry_points: Sequence[str]) -> Dict[str, List[Tuple[str, Mapping[str, Any]]]]:
+def overrides_by_entry_point(
+    config: PexbinConfig, entry_points: Sequence[str]
+) -> Dict[str, List[Tuple[str, Mapping[str, Any]]]]:
     """Each entry point's override layers; unknown keys and a field set twice for one entry point are errors."""
     layers: Dict[str, List[Tuple[str, Mapping[str, Any]]]] = {ep: [] for ep in entry_points}
     unused = [o.key for o in config.overrides if not set(o.entry_points) <= set(entry_points)]

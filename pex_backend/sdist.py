@@ -18,4 +18,6 @@ def find_files(dirname: str = "") -> List[str]:
         return []  # the build itself reports a bad table, with its key
     if config is None:
         return []
-    return [str(Path(dirname, path)) if dirname else path for path in config.referenced_files() if (root / path).is_file()]
+    return [
+        str(Path(dirname, path)) if dirname else path for path in config.referenced_files() if (root / path).is_file()
+    ]

@@ -12,7 +12,10 @@ from .errors import ConfigError
 
 PREFIX = "pexbin."
 SETTINGS = {
-    "output-dir": ("PEXBIN_OUTPUT_DIR", "Directory the PEX files and the build record go to (default: beside the wheel)."),
+    "output-dir": (
+        "PEXBIN_OUTPUT_DIR",
+        "Directory the PEX files and the build record go to (default: beside the wheel).",
+    ),
     "skip": ("PEXBIN_SKIP", "`true` builds the wheel alone, without PEX files."),
     "tags": ("PEXBIN_TAGS", "Comma-separated tags: build only binaries with `tag`, and none with `-tag`."),
 }

@@ -50,7 +50,10 @@ def test_entry_points_that_do_not_exist_are_named(sample, tmp_path):
     )
     project.pyproject(text.replace('"src/hello/tools/report.py"]', '"src/hello/tools/gone.py"]'))
     line, _ = failure(project, tmp_path / "dist")
-    assert line == "pex-backend error: tool.pexbin.entry-points[2]: 'src/hello/tools/gone.py': no such file in the project root"
+    assert (
+        line
+        == "pex-backend error: tool.pexbin.entry-points[2]: 'src/hello/tools/gone.py': no such file in the project root"
+    )
     assert listing(tmp_path / "dist") == []
 
 

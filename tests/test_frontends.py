@@ -74,14 +74,21 @@ def test_output_dir_from_the_environment(sample, tmp_path):
 
 def test_pip_install_builds_no_pex_and_installs(sample, tmp_path, offline_env):
     project = sample("hello")
-    project.pyproject(project.path.joinpath("pyproject.toml").read_text() + 'dependencies = ["!cowsay", "no-such-dist-anywhere"]\n')
+    project.pyproject(
+        project.path.joinpath("pyproject.toml").read_text() + 'dependencies = ["!cowsay", "no-such-dist-anywhere"]\n'
+    )
     target = tmp_path / "venv"
     run([__import__("sys").executable, "-m", "venv", target])
     run([target / "bin" / "python", "-m", "pip", "install", project.path], env=offline_env)
     assert "hello, Ann" in run([target / "bin" / "hello", "Ann"]).stdout
     assert not list(tmp_path.rglob("*.pex"))
     run([target / "bin" / "python", "-m", "pip", "install", "-e", project.path], env=offline_env)
-    assert "admin: x" in run([target / "bin" / "python", "-c", "import sys; sys.argv=['a','x']; import hello.admin as a; a.main()"]).stdout
+    assert (
+        "admin: x"
+        in run(
+            [target / "bin" / "python", "-c", "import sys; sys.argv=['a','x']; import hello.admin as a; a.main()"]
+        ).stdout
+    )
     assert not list(tmp_path.rglob("*.pex"))
 
 
@@ -127,9 +134,11 @@ def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
     ours = tmp_path / "ours"
     project.build("build", ours)
     text = project.path.joinpath("pyproject.toml").read_text()
-    project.pyproject(text.replace('requires = ["pex-backend"]', 'requires = ["setuptools"]').replace(
-        'build-backend = "pex_backend"', 'build-backend = "setuptools.build_meta"'
-    ))
+    project.pyproject(
+        text.replace('requires = ["pex-backend"]', 'requires = ["setuptools"]').replace(
+            'build-backend = "pex_backend"', 'build-backend = "setuptools.build_meta"'
+        )
+    )
     theirs = tmp_path / "theirs"
     project.build("build", theirs)
     for artifact in (p for p in theirs.iterdir() if p.suffix in (".whl", ".gz")):

@@ -1,0 +1,51 @@
+"""`python -m pex_backend` (and `pexbin`): commands around the build."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from . import docs
+from .errors import BuildError, reports_errors
+
+
+def inspect_platform(python: str, output: Path) -> None:
+    """Write the complete-platform JSON of an interpreter, as `pex3 interpreter inspect --markers --tags`."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pex.cli", "interpreter", "inspect", "--markers", "--tags", "--python", python]
+    result = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"could not inspect {python}: {result.stderr.strip() or result.stdout.strip()}")
+    print(f"wrote {output} for {python}")
+
+
+@reports_errors
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="pexbin", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    docs_parser = commands.add_parser("docs", help="print the [tool.pexbin] reference, or write it with the schema")
+    docs_parser.add_argument("--write", action="store_true", help="rewrite docs/reference.md, the schema, README keys")
+    commands.add_parser("schema", help="print the JSON schema of [tool.pexbin]")
+    inspect = commands.add_parser("inspect-platform", help="write the complete-platform JSON of an interpreter")
+    inspect.add_argument("--python", default=sys.executable, help="the interpreter (path or name on PATH)")
+    inspect.add_argument("-o", "--output", type=Path, required=True, help="the JSON file to write")
+    args = parser.parse_args(argv)
+
+    if args.command == "docs":
+        if args.write:
+            for path in docs.write_all():
+                print(f"wrote {path}")
+        else:
+            print(docs.render_reference(), end="")
+    elif args.command == "schema":
+        print(docs.schema_text(), end="")
+    elif args.command == "inspect-platform":
+        inspect_platform(args.python, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
