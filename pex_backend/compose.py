@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -22,6 +22,7 @@ from .plan import BinarySpec, ResolveGroup, groups
 from .wheel import WheelContents
 
 JOBS = max(1, os.cpu_count() or 1)
+NO_INTERPRETER = "No working interpreter compatible with the requested constraints"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ def binary_args(binary: BinarySpec) -> List[str]:
     return args
 
 
+def no_interpreter_error(group: ResolveGroup) -> ConfigError:
+    origin = group.binaries[0].origins.get("interpreter-constraints", TABLE)
+    key = origin if origin.startswith("project.") else f"{origin}.interpreter-constraints"
+    return ConfigError(
+        key,
+        f"no interpreter on this machine satisfies {' or '.join(group.interpreter_constraints)}; install one, "
+        "or set `platforms` or `complete-platforms` to build for other machines",
+    )
+
+
 def build_group(
     group: ResolveGroup,
     wheel: WheelContents,
@@ -123,6 +134,15 @@ def build_group(
 ) -> Iterator[BuiltBinary]:
     """Resolve once for the group (when more than one binary shares it), then build each binary."""
     common = target_args(group, project_root) + resolver_args(table, group)
+
+    def pex(args: Sequence[str], what: str) -> None:
+        try:
+            run_pex(args, what, staging)
+        except BuildError as exc:
+            if NO_INTERPRETER in str(exc):
+                raise no_interpreter_error(group) from None
+            raise
+
     project = f"{wheel.name}=={wheel.version}"
     if not group.include_requirements:
         sources = [str(wheel.path), "--intransitive"]
@@ -131,7 +151,7 @@ def build_group(
     else:
         repository = Path(tempfile.mkdtemp(prefix="resolve-", dir=staging)) / "repository.pex"
         started = time.monotonic()
-        run_pex([str(wheel.path), *group.requirements, *common, "-o", str(repository)], "the shared resolve", staging)
+        pex([str(wheel.path), *group.requirements, *common, "-o", str(repository)], "the shared resolve")
         print(
             f"pex-backend: resolved {project} and its requirements once for {len(group.binaries)} PEX files "
             f"({time.monotonic() - started:.1f} s)",
@@ -142,7 +162,7 @@ def build_group(
     def build(binary: BinarySpec) -> BuiltBinary:
         started = time.monotonic()
         output = staging / f"{binary.name}.pex"
-        run_pex([*sources, *common, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex", staging)
+        pex([*sources, *common, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex")
         return BuiltBinary(binary, output, time.monotonic() - started)
 
     yield from pool.map(build, group.binaries)
@@ -193,12 +213,3 @@ def compose(
         return placed
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def pex_version() -> Optional[str]:
-    try:
-        from importlib.metadata import version
-
-        return version("pex")
-    except Exception:
-        return None

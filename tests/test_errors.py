@@ -57,6 +57,16 @@ def test_entry_points_that_do_not_exist_are_named(sample, tmp_path):
     assert listing(tmp_path / "dist") == []
 
 
+def test_interpreter_constraints_no_local_interpreter_meets(sample, tmp_path):
+    project = sample("hello")
+    append_to_table(project, 'interpreter-constraints = ["CPython==2.6.*"]')
+    line, _ = failure(project, tmp_path / "dist")
+    assert line == (
+        "pex-backend error: tool.pexbin.interpreter-constraints: no interpreter on this machine satisfies "
+        "CPython==2.6.*; install one, or set `platforms` or `complete-platforms` to build for other machines"
+    )
+
+
 def test_two_binaries_with_one_name_are_named_both(sample, tmp_path):
     project = sample("hello")
     append_to_table(project, '[tool.pexbin.binaries."hello_admin-main"]\nentry-point = "hello.cli:main"')
