@@ -97,18 +97,18 @@ def resolver_args(table: TableOptions, group: ResolveGroup) -> List[str]:
 def binary_args(binary: BinarySpec) -> List[str]:
     o = binary.options
     args = list(binary.entry_point.pex_args)
-    args += ["--layout", o.layout]
+    args.append(f"--layout={o.layout}")
     if o.execution_mode == "venv":
         args.append("--venv")
     if o.emit_warnings is not None:
         args.append("--emit-warnings" if o.emit_warnings else "--no-emit-warnings")
     if o.inherit_path is not None:
-        args += ["--inherit-path", o.inherit_path]
+        args.append(f"--inherit-path={o.inherit_path}")
     args.append("--strip-pex-env" if o.strip_pex_env else "--no-strip-pex-env")
     if o.include_tools:
         args.append("--include-tools")
     if o.shebang:
-        args += ["--python-shebang", o.shebang]
+        args.append(f"--python-shebang={o.shebang}")
     for name in binary.excludes:
         args += ["--exclude", name]
     return args

@@ -6,7 +6,7 @@ import sys
 
 
 def main() -> int:
-    print("mode:", "venv" if sys.prefix != sys.base_prefix else "zipapp")
+    print("prefix:", sys.prefix)
     print("cowsay:", "yes" if importlib.util.find_spec("cowsay") else "no")
     print("extra_module:", "yes" if importlib.util.find_spec("extra_module") else "no")
     print("PEX_ROOT:", "kept" if "PEX_ROOT" in os.environ else "stripped")
