@@ -79,7 +79,8 @@ def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
     return args
 
 
-def resolver_args(table: TableOptions, group: ResolveGroup) -> List[str]:
+def resolver_args(table: TableOptions) -> List[str]:
+    """Where and how to resolve; only for builds that resolve (`--pex-repository` builds take none of it)."""
     args: List[str] = []
     if table.index_urls is not None:
         args += ["--no-pypi"] + [arg for url in table.index_urls for arg in ("--index-url", url)]
@@ -89,8 +90,6 @@ def resolver_args(table: TableOptions, group: ResolveGroup) -> List[str]:
         args += ["--find-links", link]
     if table.pip_version:
         args += ["--pip-version", table.pip_version]
-    if group.ignore_errors:
-        args.append("--ignore-errors")
     return args
 
 
@@ -109,6 +108,8 @@ def binary_args(binary: BinarySpec) -> List[str]:
         args.append("--include-tools")
     if o.shebang:
         args.append(f"--python-shebang={o.shebang}")
+    if o.ignore_errors:
+        args.append("--ignore-errors")
     for name in binary.excludes:
         args += ["--exclude", name]
     return args
@@ -133,7 +134,8 @@ def build_group(
     pool: ThreadPoolExecutor,
 ) -> Iterator[BuiltBinary]:
     """Resolve once for the group (when more than one binary shares it), then build each binary."""
-    common = target_args(group, project_root) + resolver_args(table, group)
+    targets = target_args(group, project_root)
+    resolving = targets + resolver_args(table)
 
     def pex(args: Sequence[str], what: str) -> None:
         try:
@@ -145,24 +147,25 @@ def build_group(
 
     project = f"{wheel.name}=={wheel.version}"
     if not group.include_requirements:
-        sources = [str(wheel.path), "--intransitive"]
+        sources = [str(wheel.path), "--intransitive", *resolving]
     elif len(group.binaries) == 1:
-        sources = [str(wheel.path), *group.requirements]
+        sources = [str(wheel.path), *group.requirements, *resolving]
     else:
         repository = Path(tempfile.mkdtemp(prefix="resolve-", dir=staging)) / "repository.pex"
         started = time.monotonic()
-        pex([str(wheel.path), *group.requirements, *common, "-o", str(repository)], "the shared resolve")
+        ignore = ["--ignore-errors"] if group.ignore_errors else []
+        pex([str(wheel.path), *group.requirements, *resolving, *ignore, "-o", str(repository)], "the shared resolve")
         print(
             f"pex-backend: resolved {project} and its requirements once for {len(group.binaries)} PEX files "
             f"({time.monotonic() - started:.1f} s)",
             flush=True,
         )
-        sources = ["--pex-repository", str(repository), project, *group.requirements]
+        sources = ["--pex-repository", str(repository), project, *group.requirements, *targets]
 
     def build(binary: BinarySpec) -> BuiltBinary:
         started = time.monotonic()
         output = staging / f"{binary.name}.pex"
-        pex([*sources, *common, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex")
+        pex([*sources, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex")
         return BuiltBinary(binary, output, time.monotonic() - started)
 
     yield from pool.map(build, group.binaries)

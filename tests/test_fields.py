@@ -159,3 +159,29 @@ def test_a_field_overridden_twice_names_entry_point_field_and_values():
     loaded = fields_config({"a.py": {"layout": "loose"}, "a.py,b.py:main": {"tags": ["x"]}})
     layers = overrides_by_entry_point(loaded, ["a.py", "b.py:main"])
     assert [dict(values) for _, values in layers["a.py"]] == [{"layout": "loose"}, {"tags": ("x",)}]
+
+
+def test_ignore_errors_builds_despite_a_requirement_conflict(sample, tmp_path, offline_env):
+    conflicting = tmp_path / "oldcow"
+    (conflicting / "oldcow").mkdir(parents=True)
+    (conflicting / "oldcow" / "__init__.py").write_text("")
+    (conflicting / "pyproject.toml").write_text(
+        '[project]\nname = "oldcow"\nversion = "1.0"\ndependencies = ["cowsay<6"]\n'
+        '[tool.setuptools]\npackages = ["oldcow"]\n'
+    )
+    links = tmp_path / "links"
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", links, conflicting])
+
+    project = sample("hello")
+    table = f'dependencies = ["oldcow"]\nfind-links = ["{links.as_posix()}"]\n'
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text + table)
+    failed = project.build("build", tmp_path / "dist", "--wheel", check=False)
+    assert failed.returncode != 0
+    assert "oldcow 1.0 requires cowsay<6" in failed.stdout + failed.stderr
+
+    project.pyproject(text + table + "ignore-errors = true\n")
+    out = tmp_path / "dist"
+    project.build("build", out, "--wheel")
+    assert pex_info(out / "hello.pex")["ignore_errors"] is True
+    assert "hello, Zed" in run_pex(out / "hello.pex", "Zed").stdout

@@ -38,6 +38,9 @@ def test_python_m_build(sample, tmp_path, args, installer):
     check_hello_pex_files(out)
     for name in HELLO_PEX_FILES:
         assert f"pex-backend: wrote {name} (" in result.stdout
+    # One resolve serves all three entry points.
+    assert result.stdout.count("pex-backend: resolved") == 1
+    assert "pex-backend: resolved hello==1.0 and its requirements once for 3 PEX files" in result.stdout
     # The PEX prints what the installed console script prints.
     scripts = installer(out / "hello-1.0-py3-none-any.whl")
     assert run([scripts / "hello", "Bob"]).stdout == run_pex(out / "hello.pex", "Bob").stdout
@@ -143,3 +146,16 @@ def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
     project.build("build", theirs)
     for artifact in (p for p in theirs.iterdir() if p.suffix in (".whl", ".gz")):
         assert archive_names(ours / artifact.name) == archive_names(artifact), artifact.name
+
+
+def test_two_builds_give_byte_identical_pex_files(sample, tmp_path):
+    first, second = sample("hello"), sample("tally")  # a second, differently named copy below
+    second = type(first)(tmp_path / "elsewhere" / "hello", first.env)
+    import shutil
+
+    shutil.copytree(first.path, second.path)
+    (second.path / "src" / "hello" / "cli.py").touch()  # other mtimes, as a later checkout would have
+    first.build("build", tmp_path / "one")
+    second.build("build", tmp_path / "two", "--wheel")
+    for name in HELLO_PEX_FILES:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
