@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ from .plan import BinarySpec, ResolveGroup, groups
 from .wheel import WheelContents
 
 JOBS = max(1, os.cpu_count() or 1)
+# For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
+PORTABLE_SHEBANG = "/usr/bin/env python3"
 NO_INTERPRETER = "No working interpreter compatible with the requested constraints"
 
 
@@ -57,17 +60,35 @@ def current_interpreter_matches(constraints: Sequence[str]) -> bool:
     return not constraints
 
 
+def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, index: int) -> Path:
+    origin = group.binaries[0].origins.get("complete-platforms", TABLE) if group.binaries else TABLE
+    key = f"{origin}.complete-platforms[{index}]"
+    file = project_root / path
+    if not file.is_file():
+        raise ConfigError(key, f"{path!r}: no such file in the project root")
+    try:
+        content = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(key, f"{path!r} is not JSON ({exc})") from None
+    if not isinstance(content, dict) or not {"marker_environment", "compatible_tags"} <= set(content):
+        raise ConfigError(
+            key,
+            f"{path!r} is not a complete-platform file: expected `marker_environment` and `compatible_tags`, "
+            "as `python -m pex_backend inspect-platform` writes them",
+        )
+    return file
+
+
 def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
     args: List[str] = []
-    for constraint in group.interpreter_constraints:
-        args += ["--interpreter-constraint", constraint]
+    if not group.platforms and not group.complete_platforms:
+        # As in Pants, explicit platforms replace the constraints: pex would add local interpreters as targets.
+        for constraint in group.interpreter_constraints:
+            args += ["--interpreter-constraint", constraint]
     for platform in group.platforms:
         args += ["--platform", platform]
     for index, path in enumerate(group.complete_platforms):
-        file = project_root / path
-        if not file.is_file():
-            raise ConfigError(f"{TABLE}.complete-platforms[{index}]", f"{path!r}: no such file in the project root")
-        args += ["--complete-platform", str(file)]
+        args += ["--complete-platform", str(complete_platform_file(project_root, path, group, index))]
     if group.resolve_local_platforms:
         args.append("--resolve-local-platforms")
     if (
@@ -108,6 +129,8 @@ def binary_args(binary: BinarySpec) -> List[str]:
         args.append("--include-tools")
     if o.shebang:
         args.append(f"--python-shebang={o.shebang}")
+    elif o.platforms or o.complete_platforms:
+        args.append(f"--python-shebang={PORTABLE_SHEBANG}")
     if o.ignore_errors:
         args.append("--ignore-errors")
     for name in binary.excludes:

@@ -153,7 +153,8 @@ class BinaryOptions:
     shebang: Optional[str] = option(
         Str(),
         None,
-        "The PEX's shebang line (without `#!`) instead of the one pex picks from the interpreter constraints.",
+        "The PEX's shebang line (without `#!`). By default pex names the build interpreter (`python3.X`); for "
+        "`platforms` or `complete-platforms` the default is `/usr/bin/env python3`, so that no one Python is pinned.",
         'shebang = "/usr/bin/env python3"',
     )
     strip_pex_env: bool = option(

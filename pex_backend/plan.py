@@ -151,7 +151,20 @@ def plan(config: PexbinConfig, wheel: WheelContents, project_root: Path, setting
             )
         by_name[binary.name] = binary
     check_platform_support(binaries, wheel)
-    return [b for b in binaries if settings.selects(b.options.tags)]
+    selected = [b for b in binaries if settings.selects(b.options.tags)]
+    return [single for binary in selected for single in per_platform(binary)]
+
+
+def per_platform(binary: BinarySpec) -> List[BinarySpec]:
+    """With `per-platform`, one binary per target platform, the platform in its name; otherwise the binary."""
+    o = binary.options
+    if not o.per_platform or len(o.platforms) + len(o.complete_platforms) < 2:
+        return [binary]
+    singles = [(platform, replace(o, platforms=(platform,), complete_platforms=())) for platform in o.platforms]
+    singles += [
+        (Path(path).stem, replace(o, platforms=(), complete_platforms=(path,))) for path in o.complete_platforms
+    ]
+    return [replace(binary, name=f"{binary.name}-{suffix}", options=options) for suffix, options in singles]
 
 
 def check_platform_support(binaries: Sequence[BinarySpec], wheel: WheelContents) -> None:

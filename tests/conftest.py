@@ -112,3 +112,42 @@ def installer(wheelhouse: Path, offline_env: Dict[str, str], tmp_path_factory: p
         return bin_dir
 
     return install
+
+
+FOREIGN_TARGETS = [
+    ("manylinux2014_x86_64", "3.11", "cp311"),
+    ("manylinux2014_x86_64", "3.12", "cp312"),
+    ("macosx_11_0_arm64", "3.12", "cp312"),
+]
+
+
+@pytest.fixture(scope="session")
+def foreign_wheels(wheelhouse: Path) -> Path:
+    """charset-normalizer, a compiled dependency, for every platform `sample_projects/multi` targets."""
+    for platform, version, abi in FOREIGN_TARGETS:
+        run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps", "-d", wheelhouse]
+            + ["--platform", platform, "--python-version", version, "--implementation", "cp", "--abi", abi]
+            + ["charset-normalizer>=3"]
+        )
+    return wheelhouse
+
+
+def find_python(version: str) -> Path | None:
+    """A local CPython of that version: pyenv's, or one on PATH."""
+    candidates = []
+    if shutil.which("pyenv"):
+        root = run(["pyenv", "root"], check=False).stdout.strip()
+        candidates += sorted(Path(root).glob(f"versions/{version}.*/bin/python{version}"), reverse=True)
+    if shutil.which(f"python{version}"):
+        candidates.append(Path(shutil.which(f"python{version}")))
+    for candidate in candidates:
+        if run([candidate, "-c", "import sys"], check=False).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def pythons() -> Dict[str, Path]:
+    """The local interpreters the platform tests run PEX files under; a test needing one skips without it."""
+    return {version: path for version in ("3.11", "3.12") if (path := find_python(version))}

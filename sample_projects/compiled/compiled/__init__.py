@@ -1,0 +1,4 @@
+def main() -> None:
+    from compiled._speed import answer
+
+    print(answer())
