@@ -25,6 +25,9 @@ from .wheel import WheelContents
 JOBS = max(1, os.cpu_count() or 1)
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
 PORTABLE_SHEBANG = "/usr/bin/env python3"
+MISSING_DISTRIBUTION = re.compile(
+    r"resolver_download\.[^/\s]+/(?P<target>\S+) .*?No matching distribution found for (?P<requirement>\S+)", re.S
+)
 NO_INTERPRETER = "No working interpreter compatible with the requested constraints"
 
 
@@ -40,8 +43,23 @@ def run_pex(args: Sequence[str], what: str, cwd: Path) -> None:
     command = [sys.executable, "-m", "pex", *args]
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
-        message = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        raise BuildError(f"pex failed while building {what}:\n" + "\n".join(message[-40:]))
+        output = result.stderr.strip() or result.stdout.strip()
+        summary = f" {explain(output)}" if explain(output) else ""
+        raise BuildError(f"pex failed while building {what}:{summary}\n" + "\n".join(output.splitlines()[-40:]))
+
+
+def explain(pex_output: str) -> str:
+    """One line for a pex failure users often meet, naming what pex's own message buries."""
+    missing = MISSING_DISTRIBUTION.search(pex_output)
+    if not missing:
+        return ""
+    target, requirement = missing.group("target"), missing.group("requirement")
+    if re.fullmatch(r"[A-Za-z]+-\d+(\.\d+)*", target):  # a local interpreter, e.g. CPython-3.12.1
+        return f"no distribution of {requirement} was found for {target}."
+    return (
+        f"no wheel of {requirement} was found for platform {target}; a foreign platform needs pre-built wheels "
+        "of every requirement (or `resolve-local-platforms` with a matching local interpreter)."
+    )
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:

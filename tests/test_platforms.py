@@ -124,3 +124,15 @@ def test_a_compiled_project_cannot_target_other_platforms(sample, tmp_path):
     out = tmp_path / "dist"
     project.build("build", out, "--wheel")
     assert run_pex(out / "compiled.pex").stdout == "42\n"
+
+
+def test_a_missing_wheel_names_the_requirement_and_the_platform(sample, tmp_path, foreign_wheels):
+    project = sample("multi")
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace('"linux_x86_64-cp-3.11.7-cp311",', '"win_amd64-cp-312-cp312",'))
+    result = project.build("build", tmp_path / "dist", "--wheel", check=False)
+    assert result.returncode != 0
+    assert (
+        "no wheel of charset-normalizer>=3 was found for platform win_amd64-cp-312-cp312; a foreign platform needs "
+        "pre-built wheels of every requirement" in result.stdout + result.stderr
+    )
