@@ -18,7 +18,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 # What the isolated build environments and the sample projects' resolves need, beside the backend itself.
-WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "tomli; python_version < '3.11'"]
+# pip 23.2, setuptools 68.0.0 and wheel 0.40.0 are what pex installs to resolve with a local Python 3.12 (its vendored pip
+# is too old for it).
+WHEELHOUSE_REQUIREMENTS = [
+    "setuptools",
+    "wheel",
+    "packaging",
+    "pex",
+    "cowsay",
+    "tomli; python_version < '3.11'",
+    "pip==23.2",
+    "setuptools==68.0.0",
+    "wheel==0.40.0",
+]
 
 
 def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, str] | None = None, check: bool = True):

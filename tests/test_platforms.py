@@ -136,3 +136,28 @@ def test_a_missing_wheel_names_the_requirement_and_the_platform(sample, tmp_path
         "no wheel of charset-normalizer>=3 was found for platform win_amd64-cp-312-cp312; a foreign platform needs "
         "pre-built wheels of every requirement" in result.stdout + result.stderr
     )
+
+
+def test_resolve_local_platforms_builds_sdists_with_a_matching_interpreter(sample, tmp_path, pythons):
+    needs(pythons, "3.12")
+    links = tmp_path / "links"
+    sample("compiled").build("build", links, "--sdist")  # a requirement published only as a C-extension sdist
+    project = sample("hello")
+    text = (project.path / "pyproject.toml").read_text()
+    table = (
+        f'find-links = ["{links.as_posix()}"]\nplatforms = ["linux_x86_64-cp-312-cp312"]\n'
+        '[tool.pexbin.binaries.answer]\nscript = "compiled"\ndependencies = ["compiled"]\n'
+    )
+    project.env = {**project.env, "PATH": f"{pythons['3.12'].parent}{os.pathsep}{project.env['PATH']}"}
+    project.pyproject(text + table)
+    # Without the field pex builds the sdist with the interpreter running it (3.11 here), not for the target.
+    without = tmp_path / "without"
+    project.build("build", without, "--wheel", check=False)
+    assert "compiled-0.1-cp312-cp312-linux_x86_64.whl" not in pex_info(without / "answer.pex")["distributions"]
+
+    project.pyproject(text + "resolve-local-platforms = true\n" + table)
+    out = tmp_path / "dist"
+    project.build("build", out, "--wheel")
+    assert "compiled-0.1-cp312-cp312-linux_x86_64.whl" in pex_info(out / "answer.pex")["distributions"]
+    env = {**os.environ, "PEX_ROOT": str(tmp_path / "pex-root")}
+    assert run([pythons["3.12"], out / "answer.pex"], env=env).stdout == "42\n"
