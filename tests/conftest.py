@@ -18,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 # What the isolated build environments and the sample projects' resolves need, beside the backend itself.
-# pip 23.2, setuptools 68.0.0 and wheel 0.40.0 are what pex installs to resolve with a local Python 3.12 (its vendored pip
-# is too old for it).
+# pip 23.2, setuptools 68.0.0 and wheel 0.40.0 are what pex installs to resolve with a local Python 3.12
+# (its vendored pip is too old for it).
 WHEELHOUSE_REQUIREMENTS = [
     "setuptools",
     "wheel",
