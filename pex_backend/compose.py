@@ -114,7 +114,8 @@ def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
         and not group.complete_platforms
         and current_interpreter_matches(group.interpreter_constraints)
     ):
-        args += ["--python", sys.executable]
+        # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
+        args += ["--python", sys.executable, "--python-path", os.path.dirname(sys.executable)]
     return args
 
 

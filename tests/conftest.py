@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import venv
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import pytest
 
+from pex_backend.record import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 # What the isolated build environments and the sample projects' resolves need, beside the backend itself.
-# pip 23.2, setuptools 68.0.0 and wheel 0.40.0 are what pex installs to resolve with a local Python 3.12
-# (its vendored pip is too old for it).
-WHEELHOUSE_REQUIREMENTS = [
-    "setuptools",
-    "wheel",
-    "packaging",
-    "pex",
-    "cowsay",
-    "tomli; python_version < '3.11'",
-    "pip==23.2",
-    "setuptools==68.0.0",
-    "wheel==0.40.0",
-]
+WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "tomli; python_version < '3.11'"]
+# What pex installs to resolve with a local Python 3.12, its vendored pip being too old for it; downloaded on its
+# own so that it does not pull the build environments' setuptools and wheel back to these versions.
+PEX_PIP_BOOTSTRAP = ["pip==23.2", "setuptools==68.0.0", "wheel==0.40.0"]
 
 
 def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, str] | None = None, check: bool = True):
@@ -47,6 +38,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".tox", "build", "*.egg-info", "dist"))
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
     run([sys.executable, "-m", "pip", "download", "-q", "-d", house, *WHEELHOUSE_REQUIREMENTS])
+    run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", house, *PEX_PIP_BOOTSTRAP])
     return house
 
 
@@ -94,13 +86,6 @@ def sample(offline_env: Dict[str, str], tmp_path: Path):
         return Project(destination, offline_env)
 
     return copy
-
-
-def pex_info(pex: Path) -> dict:
-    if pex.is_dir():
-        return json.loads((pex / "PEX-INFO").read_text())
-    with zipfile.ZipFile(pex) as archive:
-        return json.loads(archive.read("PEX-INFO"))
 
 
 def run_pex(pex: Path, *args: str, env: Dict[str, str] | None = None, check: bool = True):
