@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from . import docs
 from .errors import BuildError, reports_errors
+from .lock import lock
 
 
 def inspect_platform(python: str, output: Path) -> None:
@@ -32,6 +33,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     inspect = commands.add_parser("inspect-platform", help="write the complete-platform JSON of an interpreter")
     inspect.add_argument("--python", default=sys.executable, help="the interpreter (path or name on PATH)")
     inspect.add_argument("-o", "--output", type=Path, required=True, help="the JSON file to write")
+    lock_parser = commands.add_parser("lock", help="create or update the lockfile of each resolve in `resolves`")
+    lock_parser.add_argument("--check", action="store_true", help="only check; exit 1 when a lock is stale")
+    lock_parser.add_argument("--project", type=Path, default=Path("."), help="the project root (default: .)")
     args = parser.parse_args(argv)
 
     if args.command == "docs":
@@ -44,6 +48,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(docs.schema_text(), end="")
     elif args.command == "inspect-platform":
         inspect_platform(args.python, args.output)
+    elif args.command == "lock":
+        return lock(args.project.resolve(), args.check)
     return 0
 
 

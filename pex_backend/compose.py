@@ -28,6 +28,8 @@ PORTABLE_SHEBANG = "/usr/bin/env python3"
 MISSING_DISTRIBUTION = re.compile(
     r"resolver_download\.[^/\s]+/(?P<target>\S+) .*?No matching distribution found for (?P<requirement>\S+)", re.S
 )
+TAMPERED_ARTIFACT = re.compile(r"Expected \S+ hash of \S+ when downloading (?P<project>\S+) but hashed to")
+STALE_LOCK = ("not present in the lock", "Failed to resolve compatible artifacts", "Dependency on ")
 NO_INTERPRETER = "No working interpreter compatible with the requested constraints"
 
 
@@ -50,6 +52,9 @@ def run_pex(args: Sequence[str], what: str, cwd: Path) -> None:
 
 def explain(pex_output: str) -> str:
     """One line for a pex failure users often meet, naming what pex's own message buries."""
+    tampered = TAMPERED_ARTIFACT.search(pex_output)
+    if tampered:
+        return f"the artifact of {tampered.group('project')} does not have the hash the lock records; it is refused."
     missing = MISSING_DISTRIBUTION.search(pex_output)
     if not missing:
         return ""
@@ -167,6 +172,25 @@ def no_interpreter_error(group: ResolveGroup) -> ConfigError:
     )
 
 
+def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
+    path = project_root / table.resolves[resolve]
+    if not path.is_file():
+        raise ConfigError(
+            f"{TABLE}.resolves.{resolve}",
+            f"{table.resolves[resolve]!r}: no such file in the project root; create it with "
+            "`python -m pex_backend lock`",
+        )
+    return path
+
+
+def lock_args(table: TableOptions, group: ResolveGroup, project_root: Path) -> List[str]:
+    """Resolve from the group's lockfile: a PEP 751 `pylock*.toml`, or else a pex lock."""
+    if group.resolve is None:
+        return []
+    path = lockfile(table, group.resolve, project_root)
+    return ["--pylock" if path.suffix == ".toml" else "--lock", str(path)]
+
+
 def build_group(
     group: ResolveGroup,
     wheel: WheelContents,
@@ -185,18 +209,27 @@ def build_group(
         except BuildError as exc:
             if NO_INTERPRETER in str(exc):
                 raise no_interpreter_error(group) from None
+            if group.resolve and any(text in str(exc) for text in STALE_LOCK):
+                raise BuildError(
+                    f"the lockfile of resolve {group.resolve!r} ({table.resolves[group.resolve]}) does not satisfy "
+                    "the project's requirements; re-lock with `python -m pex_backend lock`. pex said:\n"
+                    + str(exc).split("\n", 1)[-1]
+                ) from None
             raise
 
     project = f"{wheel.name}=={wheel.version}"
+    lock = lock_args(table, group, project_root)
+    # Pex takes a local wheel beside a lock only as a `--project`.
+    own_wheel = ["--project", str(wheel.path)] if lock else [str(wheel.path)]
     if not group.include_requirements:
         sources = [str(wheel.path), "--intransitive", *resolving]
     elif len(group.binaries) == 1:
-        sources = [str(wheel.path), *group.requirements, *resolving]
+        sources = [*own_wheel, *group.requirements, *lock, *resolving]
     else:
         repository = Path(tempfile.mkdtemp(prefix="resolve-", dir=staging)) / "repository.pex"
         started = time.monotonic()
         ignore = ["--ignore-errors"] if group.ignore_errors else []
-        pex([str(wheel.path), *group.requirements, *resolving, *ignore, "-o", str(repository)], "the shared resolve")
+        pex([*own_wheel, *group.requirements, *lock, *resolving, *ignore, "-o", str(repository)], "the shared resolve")
         print(
             f"pex-backend: resolved {project} and its requirements once for {len(group.binaries)} PEX files "
             f"({time.monotonic() - started:.1f} s)",

@@ -99,10 +99,15 @@ def overrides_by_entry_point(
     return layers
 
 
-def with_project_defaults(values: Dict[str, Any], origins: Dict[str, str], wheel: WheelContents) -> None:
+def with_project_defaults(
+    values: Dict[str, Any], origins: Dict[str, str], wheel: WheelContents, config: PexbinConfig
+) -> None:
     if "interpreter-constraints" not in values and wheel.requires_python:
         values["interpreter-constraints"] = (wheel.requires_python,)
         origins["interpreter-constraints"] = "project.requires-python"
+    if "resolve" not in values and config.table.default_resolve:
+        values["resolve"] = config.table.default_resolve
+        origins["resolve"] = f"{TABLE}.default-resolve"
 
 
 def generated_binaries(config: PexbinConfig, wheel: WheelContents, project_root: Path) -> List[BinarySpec]:
@@ -114,7 +119,7 @@ def generated_binaries(config: PexbinConfig, wheel: WheelContents, project_root:
     binaries = []
     for written, key in declared:
         values, origins = field_values(config.defaults, layers[written])
-        with_project_defaults(values, origins, wheel)
+        with_project_defaults(values, origins, wheel, config)
         name = values.pop("output-name", None) or binary_name(written)
         entry_point = resolve(written, key, wheel, project_root)
         binaries.append(BinarySpec(name, key, entry_point, binary_options(values), origins))
@@ -126,7 +131,7 @@ def single_binaries(config: PexbinConfig, wheel: WheelContents, project_root: Pa
     for binary in config.binaries:
         where = f"{TABLE}.binaries.{binary.name}"
         values, origins = field_values(config.defaults, [(where, binary.values)])
-        with_project_defaults(values, origins, wheel)
+        with_project_defaults(values, origins, wheel, config)
         name = values.pop("output-name", None) or binary.name
         if binary.script:
             entry_point = EntryPoint(binary.script, script=binary.script)
