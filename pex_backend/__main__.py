@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     lock_parser.add_argument("--check", action="store_true", help="only check; exit 1 when a lock is stale")
     lock_parser.add_argument("--project", type=Path, default=Path("."), help="the project root (default: .)")
     args = parser.parse_args(argv)
+    if args.command in ("inspect-platform", "lock") and importlib.util.find_spec("pex") is None:
+        raise BuildError(f"`{args.command}` runs pex, which is not installed here: pip install 'pex-backend[cli]'")
 
     if args.command == "docs":
         if args.write:
