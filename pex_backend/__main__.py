@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 from . import docs
+from .compose import run_pex3
 from .errors import BuildError, reports_errors
 from .lock import lock
 
@@ -17,10 +17,8 @@ from .lock import lock
 def inspect_platform(python: str, output: Path) -> None:
     """Write the complete-platform JSON of an interpreter, as `pex3 interpreter inspect --markers --tags`."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pex.cli", "interpreter", "inspect", "--markers", "--tags", "--python", python]
-    result = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BuildError(f"could not inspect {python}: {result.stderr.strip() or result.stdout.strip()}")
+    command = ["interpreter", "inspect", "--markers", "--tags", "--python", python, "-o", str(output)]
+    run_pex3(command, f"inspecting {python}")
     print(f"wrote {output} for {python}")
 
 

@@ -46,8 +46,16 @@ def run_pex(args: Sequence[str], what: str, cwd: Path) -> None:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
         output = result.stderr.strip() or result.stdout.strip()
-        summary = f" {explain(output)}" if explain(output) else ""
-        raise BuildError(f"pex failed while building {what}:{summary}\n" + "\n".join(output.splitlines()[-40:]))
+        summary = explain(output)
+        head = f"pex failed while building {what}:" + (f" {summary}" if summary else "")
+        raise BuildError(head + "\n" + "\n".join(output.splitlines()[-40:]))
+
+
+def run_pex3(args: Sequence[str], what: str) -> None:
+    """Run `pex3` (lock, interpreter inspect) for the commands around the build."""
+    result = subprocess.run([sys.executable, "-m", "pex.cli", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"pex3 failed while {what}:\n{result.stderr.strip() or result.stdout.strip()}")
 
 
 def explain(pex_output: str) -> str:
@@ -84,8 +92,7 @@ def current_interpreter_matches(constraints: Sequence[str]) -> bool:
 
 
 def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, index: int) -> Path:
-    origin = group.binaries[0].origins.get("complete-platforms", TABLE) if group.binaries else TABLE
-    key = f"{origin}.complete-platforms[{index}]"
+    key = f"{group.binaries[0].key_of('complete-platforms')}[{index}]"
     file = project_root / path
     if not file.is_file():
         raise ConfigError(key, f"{path!r}: no such file in the project root")
@@ -103,22 +110,16 @@ def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, i
 
 
 def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
-    args: List[str] = []
-    if not group.platforms and not group.complete_platforms:
+    if group.platforms or group.complete_platforms:
         # As in Pants, explicit platforms replace the constraints: pex would add local interpreters as targets.
-        for constraint in group.interpreter_constraints:
-            args += ["--interpreter-constraint", constraint]
-    for platform in group.platforms:
-        args += ["--platform", platform]
-    for index, path in enumerate(group.complete_platforms):
-        args += ["--complete-platform", str(complete_platform_file(project_root, path, group, index))]
-    if group.resolve_local_platforms:
-        args.append("--resolve-local-platforms")
-    if (
-        not group.platforms
-        and not group.complete_platforms
-        and current_interpreter_matches(group.interpreter_constraints)
-    ):
+        args = [arg for platform in group.platforms for arg in ("--platform", platform)]
+        for index, path in enumerate(group.complete_platforms):
+            args += ["--complete-platform", str(complete_platform_file(project_root, path, group, index))]
+        if group.resolve_local_platforms:
+            args.append("--resolve-local-platforms")
+        return args
+    args = [arg for constraint in group.interpreter_constraints for arg in ("--interpreter-constraint", constraint)]
+    if current_interpreter_matches(group.interpreter_constraints):
         # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
         args += ["--python", sys.executable, "--python-path", os.path.dirname(sys.executable)]
     return args
@@ -163,10 +164,8 @@ def binary_args(binary: BinarySpec) -> List[str]:
 
 
 def no_interpreter_error(group: ResolveGroup) -> ConfigError:
-    origin = group.binaries[0].origins.get("interpreter-constraints", TABLE)
-    key = origin if origin.startswith("project.") else f"{origin}.interpreter-constraints"
     return ConfigError(
-        key,
+        group.binaries[0].key_of("interpreter-constraints"),
         f"no interpreter on this machine satisfies {' or '.join(group.interpreter_constraints)}; install one, "
         "or set `platforms` or `complete-platforms` to build for other machines",
     )

@@ -7,8 +7,6 @@ import email.parser
 import io
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +15,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .compose import resolver_args, run_pex3
 from .config import TABLE, PexbinConfig
-from .errors import BuildError, ConfigError
-from .project import read_pyproject
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
+from .errors import ConfigError
+from .project import load_config, read_toml
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,7 @@ def lock_requests(config: PexbinConfig, project_root: Path) -> List[LockRequest]
 def locked_versions(path: Path) -> Dict[str, str]:
     """Project name to version of everything a pex lock or a PEP 751 lock pins."""
     if path.suffix == ".toml":
-        packages = tomllib.loads(path.read_text()).get("packages", [])
+        packages = read_toml(path).get("packages", [])
         return {canonicalize_name(p["name"]): str(p.get("version", "")) for p in packages}
     lock = json.loads(path.read_text())
     return {
@@ -122,24 +116,16 @@ def create(request: LockRequest, pip_args: List[str]) -> None:
             *[a for c in request.interpreter_constraints for a in ("--interpreter-constraint", c)],
         ]
         command = ["lock", "create", *request.requirements, *targets, *pip_args, "--indent", "2", "-o", str(pex_lock)]
-        pex3(command)
+        run_pex3(command, f"locking resolve {request.name!r}")
         if request.path.suffix == ".toml":
-            pex3(["lock", "export", "--format", "pep-751", str(pex_lock), "-o", str(request.path)])
+            export = ["lock", "export", "--format", "pep-751", str(pex_lock), "-o", str(request.path)]
+            run_pex3(export, f"exporting resolve {request.name!r} to PEP 751")
         else:
             request.path.write_text(pex_lock.read_text())
 
 
-def pex3(args: List[str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "pex.cli", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BuildError(f"pex3 {' '.join(args[:2])} failed:\n{result.stderr.strip() or result.stdout.strip()}")
-
-
 def lock(project_root: Path, check: bool) -> int:
-    from . import config as config_module
-    from .compose import resolver_args
-
-    config = config_module.load(read_pyproject(project_root))
+    config = load_config(project_root)
     if config is None or not config.table.resolves:
         raise ConfigError(
             f"{TABLE}.resolves", 'names no lockfile to create; add e.g. `resolves = { default = "pex.lock" }`'

@@ -23,6 +23,11 @@ class BinarySpec:
     options: BinaryOptions
     origins: Mapping[str, str]
 
+    def key_of(self, field: str) -> str:
+        """The key path that set `field` for this binary, for error messages."""
+        origin = self.origins.get(field, TABLE)
+        return origin if origin.startswith("project.") else f"{origin}.{field}"
+
     @property
     def requirements(self) -> Tuple[str, ...]:
         return tuple(dep for dep in self.options.dependencies if not dep.startswith("!"))
@@ -177,7 +182,7 @@ def check_platform_support(binaries: Sequence[BinarySpec], wheel: WheelContents)
         if not wheel.pure and (binary.options.platforms or binary.options.complete_platforms):
             key = "platforms" if binary.options.platforms else "complete-platforms"
             raise ConfigError(
-                f"{binary.origins.get(key, TABLE)}.{key}",
+                binary.key_of(key),
                 f"the project's own wheel ({wheel.path.name}) is platform-specific (it has compiled code), "
                 "so its PEX files can only be built for this machine; remove the foreign platforms",
             )

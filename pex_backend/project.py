@@ -15,14 +15,16 @@ else:
     import tomli as tomllib
 
 
-def read_pyproject(project_root: Path) -> Dict[str, Any]:
-    path = project_root / "pyproject.toml"
-    if not path.is_file():
-        return {}
+def read_toml(path: Path) -> Dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path.name), f"is not valid TOML: {exc}") from None
+
+
+def read_pyproject(project_root: Path) -> Dict[str, Any]:
+    path = project_root / "pyproject.toml"
+    return read_toml(path) if path.is_file() else {}
 
 
 def load_config(project_root: Path) -> Optional[config.PexbinConfig]:
