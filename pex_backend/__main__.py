@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import docs
-from .compose import run_pex3
 from .errors import BuildError, reports_errors
 from .lock import lock
+from .pexrun import run_pex3
 
 
 def inspect_platform(python: str, output: Path) -> None:

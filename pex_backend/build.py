@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
+from .cache import open_cache
 from .compose import compose
 from .config import PexbinConfig
 from .plan import plan
@@ -47,7 +48,7 @@ def build_wheel_and_pex_files(
         basename = build_wheel(str(staging))
         wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
         binaries = plan(config, wheel, project_root, settings)
-        built = compose(binaries, wheel, config.table, project_root, output_dir)
+        built = compose(binaries, wheel, config.table, project_root, output_dir, open_cache(settings.cache_dir))
         write_record(built, wheel, output_dir)
         os.replace(staging / basename, wheel_directory / basename)
         return basename

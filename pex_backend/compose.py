@@ -1,4 +1,4 @@
-"""Pex does the work: one resolve per group into a repository PEX, then each binary from that repository."""
+"""Pex does the work: one resolve per group (or the cache's), then each binary from those pre-resolved wheels."""
 
 from __future__ import annotations
 
@@ -6,27 +6,35 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
-from typing import Iterator, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from .cache import BuildCache, backend_digest, file_digest, key_of
 from .config import TABLE, TableOptions
-from .errors import BuildError, ConfigError
+from .errors import BuildError, ConfigError, PexbinError
+from .pexrun import JOBS, PexWorkers
 from .plan import BinarySpec, ResolveGroup, groups
 from .wheel import WheelContents
 
-JOBS = max(1, os.cpu_count() or 1)
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
 PORTABLE_SHEBANG = "/usr/bin/env python3"
 MISSING_DISTRIBUTION = re.compile(
     r"resolver_download\.[^/\s]+/(?P<target>\S+) .*?No matching distribution found for (?P<requirement>\S+)", re.S
+)
+UNFIT_WHEEL = re.compile(
+    r"Failed to resolve all requirements for (?P<target>[^:\n]+):.*?Dependency on (?P<project>\S+) not satisfied, "
+    r"\d+ incompatible candidates? found:\s+1\.\) \S+ \S+ (?:\(via: [^)]*\) )?does not have any compatible artifacts",
+    re.S,
 )
 TAMPERED_ARTIFACT = re.compile(r"Expected \S+ hash of \S+ when downloading (?P<project>\S+) but hashed to")
 STALE_LOCK = ("not present in the lock", "Failed to resolve compatible artifacts", "Dependency on ")
@@ -38,24 +46,7 @@ class BuiltBinary:
     spec: BinarySpec
     path: Path
     seconds: float
-
-
-def run_pex(args: Sequence[str], what: str, cwd: Path) -> None:
-    """Run the pex CLI of this environment; a failure carries pex's own message."""
-    command = [sys.executable, "-m", "pex", *args]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        output = result.stderr.strip() or result.stdout.strip()
-        summary = explain(output)
-        head = f"pex failed while building {what}:" + (f" {summary}" if summary else "")
-        raise BuildError(head + "\n" + "\n".join(output.splitlines()[-40:]))
-
-
-def run_pex3(args: Sequence[str], what: str) -> None:
-    """Run `pex3` (lock, interpreter inspect) for the commands around the build."""
-    result = subprocess.run([sys.executable, "-m", "pex.cli", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BuildError(f"pex3 failed while {what}:\n{result.stderr.strip() or result.stdout.strip()}")
+    reused: bool = False
 
 
 def explain(pex_output: str) -> str:
@@ -63,6 +54,13 @@ def explain(pex_output: str) -> str:
     tampered = TAMPERED_ARTIFACT.search(pex_output)
     if tampered:
         return f"the artifact of {tampered.group('project')} does not have the hash the lock records; it is refused."
+    unfit = UNFIT_WHEEL.search(pex_output)
+    if unfit:
+        return (
+            f"the wheel resolved for {unfit.group('project')} does not work on {unfit.group('target')}; "
+            "pex built it from an sdist with the build interpreter. Set `resolve-local-platforms = true` with a "
+            "matching interpreter on PATH, or provide a wheel for that platform."
+        )
     missing = MISSING_DISTRIBUTION.search(pex_output)
     if not missing:
         return ""
@@ -190,59 +188,174 @@ def lock_args(table: TableOptions, group: ResolveGroup, project_root: Path) -> L
     return ["--pylock" if path.suffix == ".toml" else "--lock", str(path)]
 
 
-def build_group(
-    group: ResolveGroup,
-    wheel: WheelContents,
-    table: TableOptions,
-    project_root: Path,
-    staging: Path,
-    pool: ThreadPoolExecutor,
-) -> Iterator[BuiltBinary]:
-    """Resolve once for the group (when more than one binary shares it), then build each binary."""
-    targets = target_args(group, project_root)
-    resolving = targets + resolver_args(table)
+def base_requirements(wheel: WheelContents) -> List[str]:
+    """The wheel's requirements that a plain install of it takes (not those of its extras)."""
+    kept = []
+    for text in wheel.requires_dist:
+        marker = Requirement(text).marker
+        if marker is None or "extra" not in str(marker):
+            kept.append(text)
+    return kept
 
-    def pex(args: Sequence[str], what: str) -> None:
-        try:
-            run_pex(args, what, staging)
-        except BuildError as exc:
-            if NO_INTERPRETER in str(exc):
-                raise no_interpreter_error(group) from None
-            if group.resolve and any(text in str(exc) for text in STALE_LOCK):
-                raise BuildError(
-                    f"the lockfile of resolve {group.resolve!r} ({table.resolves[group.resolve]}) does not satisfy "
-                    "the project's requirements; re-lock with `python -m pex_backend lock`. pex said:\n"
-                    + str(exc).split("\n", 1)[-1]
-                ) from None
-            raise
 
-    project = f"{wheel.name}=={wheel.version}"
-    lock = lock_args(table, group, project_root)
-    # Pex takes a local wheel beside a lock only as a `--project`.
-    own_wheel = ["--project", str(wheel.path)] if lock else [str(wheel.path)]
-    if not group.include_requirements:
-        sources = [str(wheel.path), "--intransitive", *resolving]
-    elif len(group.binaries) == 1:
-        sources = [*own_wheel, *group.requirements, *lock, *resolving]
-    else:
-        repository = Path(tempfile.mkdtemp(prefix="resolve-", dir=staging)) / "repository.pex"
+def stable(arg: str) -> str:
+    """A pex argument as the cache key sees it: paths that differ from build to build replaced by what they are."""
+    if arg == sys.executable:
+        return f"{os.path.realpath(sys.executable)} {sys.version} {sysconfig.get_platform()}"
+    if arg == os.path.dirname(sys.executable):
+        return "<the build interpreter's directory>"
+    path = Path(arg)
+    if path.is_absolute() and path.is_file():
+        return file_digest(path)
+    if path.is_absolute() and path.is_dir():
+        return " ".join(sorted(os.listdir(path)))
+    return arg
+
+
+def pip_configuration() -> Dict[str, str]:
+    """What `--use-pip-config` lets into a resolve: pip's environment variables and its configuration files."""
+    found = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    for variable in ("PIP_FIND_LINKS",):
+        for link in os.environ.get(variable, "").split():
+            found[f"{variable} {link}"] = stable(link)
+    files = [os.environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf"]
+    for name in files:
+        path = Path(name).expanduser()
+        if name and path.is_file():
+            found[str(path)] = file_digest(path)
+    return found
+
+
+def resolve_inputs(group: ResolveGroup, wheel: WheelContents, table: TableOptions, args: Sequence[str]) -> Dict:
+    """Everything the group's resolve depends on; its cache key is made of these."""
+    return {
+        "requirements": base_requirements(wheel) + list(group.requirements),
+        "args": [stable(arg) for arg in args],
+        "pip": pip_configuration() if table.index_urls is None else {},
+        "ignore_errors": group.ignore_errors,
+        "include_requirements": group.include_requirements,
+        "pex": version("pex"),
+        "backend": backend_digest(),
+    }
+
+
+@dataclass
+class GroupBuild:
+    """One resolve group's build: its cache keys, its resolve, and each binary's pex run."""
+
+    group: ResolveGroup
+    wheel: WheelContents
+    table: TableOptions
+    project_root: Path
+    staging: Path
+    workers: PexWorkers
+    cache: Optional[BuildCache]
+
+    def __post_init__(self) -> None:
+        self.targets = target_args(self.group, self.project_root)
+        self.resolving = self.targets + resolver_args(self.table)
+        self.lock = lock_args(self.table, self.group, self.project_root)
+        self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
+        self.inputs = resolve_inputs(self.group, self.wheel, self.table, [*self.lock, *self.resolving])
+        self.resolve_key = key_of(self.inputs)
+        self.wheel_digest = file_digest(self.wheel.path)
+        self.project = f"{self.wheel.name}=={self.wheel.version}"
+
+    def failure(self, what: str, output: str) -> PexbinError:
+        if NO_INTERPRETER in output:
+            return no_interpreter_error(self.group)
+        if self.group.resolve and any(text in output for text in STALE_LOCK):
+            return BuildError(
+                f"the lockfile of resolve {self.group.resolve!r} ({self.table.resolves[self.group.resolve]}) does "
+                "not satisfy the project's requirements; re-lock with `python -m pex_backend lock`. pex said:\n"
+                + output
+            )
+        summary = explain(output)
+        head = f"pex failed while {what}:" + (f" {summary}" if summary else "")
+        return BuildError(head + "\n" + "\n".join(output.splitlines()[-40:]))
+
+    def dependencies(self) -> Optional[Path]:
+        """A directory of the wheels the project's requirements resolve to, from the cache or resolved now."""
+        if not self.requirements:
+            return None
+        what = f"{self.project}'s requirements"
+        found = self.cache.entry("resolves", self.resolve_key) if self.cache else None
+        if found:
+            print(f"pex-backend: reused the resolve of {what} from the build cache", flush=True)
+            return found / "resolve" / ".deps"
         started = time.monotonic()
-        ignore = ["--ignore-errors"] if group.ignore_errors else []
-        pex([*own_wheel, *group.requirements, *lock, *resolving, *ignore, "-o", str(repository)], "the shared resolve")
+        directory = self.cache.fresh() if self.cache else Path(tempfile.mkdtemp(prefix="resolve-", dir=self.staging))
+        # A loose PEX of wheel files: its `.deps` is the resolve, as wheels pex can take back pre-resolved.
+        ignore = ["--ignore-errors"] if self.group.ignore_errors else []
+        args = [*self.requirements, *self.lock, *self.resolving, *ignore, "--no-pre-install-wheels", "--layout=loose"]
+        code, output = self.workers.run([*args, "-o", str(directory / "resolve")], self.staging)
+        if code != 0:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise self.failure(f"resolving {what}", output)
+        count = len(self.group.binaries)
         print(
-            f"pex-backend: resolved {project} and its requirements once for {len(group.binaries)} PEX files "
+            f"pex-backend: resolved {what} once for {count} PEX file{'s' if count > 1 else ''} "
             f"({time.monotonic() - started:.1f} s)",
             flush=True,
         )
-        sources = ["--pex-repository", str(repository), project, *group.requirements, *targets]
+        if self.cache:
+            directory = self.cache.publish(directory, "resolves", self.resolve_key, self.inputs)
+        return directory / "resolve" / ".deps"
 
-    def build(binary: BinarySpec) -> BuiltBinary:
+    def sources(self) -> List[str]:
+        """What pex builds every binary of the group from."""
+        group = self.group
+        if not group.include_requirements:
+            return [str(self.wheel.path), "--intransitive", *self.resolving]
+        if group.ignore_errors:
+            # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
+            own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
+            return [*own_wheel, *group.requirements, *self.lock, *self.resolving]
+        dependencies = self.dependencies()
+        resolved = ["--pre-resolved-dists", str(dependencies)] if dependencies else []
+        wheel = ["--pre-resolved-dists", str(self.wheel.path)]
+        return [*resolved, *wheel, self.project, *group.requirements, *self.targets]
+
+    def key(self, binary: BinarySpec) -> str:
+        return key_of(self.resolve_key, self.wheel_digest, binary.name, binary_args(binary))
+
+    def reuse(self, binary: BinarySpec) -> Optional[BuiltBinary]:
+        entry = self.cache.entry("pex", self.key(binary)) if self.cache else None
+        if not entry:
+            return None
+        output = self.staging / f"{binary.name}.pex"
+        copy_path(entry / output.name, output)
+        return BuiltBinary(binary, output, 0.0, reused=True)
+
+    def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
         started = time.monotonic()
-        output = staging / f"{binary.name}.pex"
-        pex([*sources, *binary_args(binary), "-o", str(output)], f"{binary.name}.pex")
-        return BuiltBinary(binary, output, time.monotonic() - started)
+        output = self.staging / f"{binary.name}.pex"
+        code, log = self.workers.run([*sources, *binary_args(binary), "-o", str(output)], self.staging)
+        if code != 0:
+            raise self.failure(f"building {output.name}", log)
+        seconds = time.monotonic() - started
+        if self.cache:
+            entry = self.cache.fresh()
+            copy_path(output, entry / output.name)
+            self.cache.publish(entry, "pex", self.key(binary), {"resolve": self.resolve_key, "binary": binary.name})
+        return BuiltBinary(binary, output, seconds)
 
-    yield from pool.map(build, group.binaries)
+    def run(self, pool: ThreadPoolExecutor) -> List[BuiltBinary]:
+        """Reuse what the cache holds; resolve (at most once) and build the rest in parallel."""
+        done = [self.reuse(binary) for binary in self.group.binaries]
+        missing = [binary for binary, found in zip(self.group.binaries, done) if found is None]
+        if missing:
+            sources = self.sources()
+            built = iter(pool.map(lambda binary: self.build(binary, sources), missing))
+            done = [found or next(built) for found in done]
+        return [found for found in done if found]
+
+
+def copy_path(source: Path, destination: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, destination, symlinks=True)
+    else:
+        shutil.copy2(source, destination)
 
 
 def replace_path(source: Path, destination: Path) -> None:
@@ -269,24 +382,32 @@ def describe_size(size: int) -> str:
 
 
 def compose(
-    binaries: Sequence[BinarySpec], wheel: WheelContents, table: TableOptions, project_root: Path, output_dir: Path
+    binaries: Sequence[BinarySpec],
+    wheel: WheelContents,
+    table: TableOptions,
+    project_root: Path,
+    output_dir: Path,
+    cache: Optional[BuildCache],
 ) -> List[BuiltBinary]:
-    """Build every binary in a staging directory, then move them all into `output_dir` together."""
+    """Build (or reuse) every binary in a staging directory, then move them all into `output_dir` together."""
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=output_dir))
     try:
-        with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
-            batches = group_pool.map(
-                lambda group: list(build_group(group, wheel, table, project_root, staging, pool)), groups(binaries)
-            )
-            built = [b for batch in batches for b in batch]
+        with PexWorkers() as workers, ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
+            builds = [
+                GroupBuild(group, wheel, table, project_root, staging, workers, cache) for group in groups(binaries)
+            ]
+            built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:
             destination = output_dir / item.path.name
             replace_path(item.path, destination)
-            placed.append(BuiltBinary(item.spec, destination, item.seconds))
+            placed.append(replace(item, path=destination))
             size = describe_size(path_size(destination))
-            print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
+            if item.reused:
+                print(f"pex-backend: reused {destination.name} from the build cache ({size})", flush=True)
+            else:
+                print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
         return placed
     finally:
         shutil.rmtree(staging, ignore_errors=True)

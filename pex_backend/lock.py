@@ -15,9 +15,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .compose import resolver_args, run_pex3
+from .compose import resolver_args
 from .config import TABLE, PexbinConfig
 from .errors import ConfigError
+from .pexrun import run_pex3
 from .project import load_config, read_toml
 
 

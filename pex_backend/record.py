@@ -62,6 +62,7 @@ def entry(item: BuiltBinary) -> Dict[str, Any]:
         "complete_platforms": list(options.complete_platforms),
         "requirements": pinned_requirements(info),
         "pex_version": info.get("build_properties", {}).get("pex_version"),
+        "reused": item.reused,
     }
 
 

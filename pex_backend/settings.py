@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from .cache import default_cache_dir
 from .config import did_you_mean
 from .errors import ConfigError
 
@@ -18,6 +19,12 @@ SETTINGS = {
     ),
     "skip": ("PEXBIN_SKIP", "`true` builds the wheel alone, without PEX files."),
     "tags": ("PEXBIN_TAGS", "Comma-separated tags: build only binaries with `tag`, and none with `-tag`."),
+    "cache-dir": (
+        "PEXBIN_CACHE_DIR",
+        "Where resolves and PEX files are kept for later builds with the same inputs "
+        "(default: `~/.cache/pex-backend`, or the platform's cache directory).",
+    ),
+    "no-cache": ("PEXBIN_NO_CACHE", "`true` neither reads nor writes the build cache."),
 }
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -28,6 +35,8 @@ class BuildSettings:
     output_dir: Optional[Path] = None
     skip: bool = False
     tags: Tuple[str, ...] = ()
+    cache_dir: Optional[Path] = field(default_factory=default_cache_dir)
+    """None when the build cache is turned off."""
 
     def selects(self, binary_tags: Tuple[str, ...]) -> bool:
         """Pants' `--tag` rule: any included tag must be present, no excluded tag may be."""
@@ -49,6 +58,12 @@ def foreign_settings(config_settings: Optional[Mapping[str, Any]]) -> Optional[D
     return {k: v for k, v in config_settings.items() if not k.startswith(PREFIX)}
 
 
+def boolean(where: str, value: str) -> bool:
+    if value.strip().lower() not in TRUE + FALSE:
+        raise ConfigError(where, f"expected true or false, got {value!r}")
+    return value.strip().lower() in TRUE
+
+
 def read(config_settings: Optional[Mapping[str, Any]], environ: Mapping[str, str] = os.environ) -> BuildSettings:
     raw: Dict[str, Tuple[str, str]] = {}
     for key, value in own_settings(config_settings).items():
@@ -68,10 +83,14 @@ def read(config_settings: Optional[Mapping[str, Any]], environ: Mapping[str, str
             raise ConfigError(where, "expected a directory path")
         settings["output_dir"] = Path(value).expanduser().resolve()
     if "skip" in raw:
-        where, value = raw["skip"]
-        if value.strip().lower() not in TRUE + FALSE:
-            raise ConfigError(where, f"expected true or false, got {value!r}")
-        settings["skip"] = value.strip().lower() in TRUE
+        settings["skip"] = boolean(*raw["skip"])
+    if "cache-dir" in raw:
+        where, value = raw["cache-dir"]
+        if not value.strip():
+            raise ConfigError(where, "expected a directory path")
+        settings["cache_dir"] = Path(value).expanduser().resolve()
+    if "no-cache" in raw and boolean(*raw["no-cache"]):
+        settings["cache_dir"] = None
     if "tags" in raw:
         settings["tags"] = tuple(tag.strip() for tag in raw["tags"][1].split(",") if tag.strip())
     return BuildSettings(**settings)

@@ -55,6 +55,7 @@ def offline_env(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> D
         UV_NO_INDEX="1",
         UV_CACHE_DIR=str(tmp_path_factory.mktemp("uv-cache")),
         UV_NO_CONFIG="1",
+        PEXBIN_CACHE_DIR=str(tmp_path_factory.mktemp("pexbin-cache")),
     )
     return env
 
@@ -83,7 +84,8 @@ def sample(offline_env: Dict[str, str], tmp_path: Path):
     def copy(name: str) -> Project:
         destination = tmp_path / "projects" / name
         shutil.copytree(SAMPLES / name, destination)
-        return Project(destination, offline_env)
+        # A build cache of the test's own, so that each test sees its builds happen.
+        return Project(destination, {**offline_env, "PEXBIN_CACHE_DIR": str(tmp_path / "pexbin-cache")})
 
     return copy
 

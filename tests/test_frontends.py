@@ -40,7 +40,7 @@ def test_python_m_build(sample, tmp_path, args, installer):
         assert f"pex-backend: wrote {name} (" in result.stdout
     # One resolve serves all three entry points.
     assert result.stdout.count("pex-backend: resolved") == 1
-    assert "pex-backend: resolved hello==1.0 and its requirements once for 3 PEX files" in result.stdout
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in result.stdout
     # The PEX prints what the installed console script prints.
     scripts = installer(out / "hello-1.0-py3-none-any.whl")
     assert run([scripts / "hello", "Bob"]).stdout == run_pex(out / "hello.pex", "Bob").stdout

@@ -150,10 +150,13 @@ def test_resolve_local_platforms_builds_sdists_with_a_matching_interpreter(sampl
     )
     project.env = {**project.env, "PATH": f"{pythons['3.12'].parent}{os.pathsep}{project.env['PATH']}"}
     project.pyproject(text + table)
-    # Without the field pex builds the sdist with the interpreter running it (3.11 here), not for the target.
-    without = tmp_path / "without"
-    project.build("build", without, "--wheel", check=False)
-    assert "compiled-0.1-cp312-cp312-linux_x86_64.whl" not in pex_info(without / "answer.pex")["distributions"]
+    # Without the field pex builds the sdist with the interpreter running it (3.11 here): refused for the target.
+    without = project.build("build", tmp_path / "without", "--wheel", check=False)
+    assert without.returncode != 0
+    assert (
+        "pex-backend error: pex failed while building answer.pex: the wheel resolved for compiled does not work on "
+        "abbreviated platform cp312-cp312-linux_x86_64" in without.stdout + without.stderr
+    )
 
     project.pyproject(text + "resolve-local-platforms = true\n" + table)
     out = tmp_path / "dist"

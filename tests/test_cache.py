@@ -1,0 +1,128 @@
+"""The build cache: what a rebuild reuses, what a change rebuilds, and two builds at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict
+
+from conftest import listing, pex_info, run, run_pex
+
+from pex_backend.wheel import reproducible_copy
+
+HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+
+
+def said(result) -> str:
+    """What a build printed (uv passes the backend's output on stderr)."""
+    return result.stdout + result.stderr
+
+
+def contents(out: Path) -> Dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in HELLO}
+
+
+def reused(out: Path) -> Dict[str, bool]:
+    record = json.loads((out / "hello-1.0.pexbin.json").read_text())
+    return {entry["file"]: entry["reused"] for entry in record["binaries"]}
+
+
+def test_a_rebuild_reuses_what_did_not_change_and_only_that(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    first = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in first
+    built = contents(out)
+
+    # The same inputs: every PEX comes from the cache, byte for byte, and nothing is resolved.
+    again = said(project.build("uv", out, "--wheel"))
+    assert "resolved" not in again
+    for name in HELLO:
+        assert f"pex-backend: reused {name} from the build cache" in again
+    assert contents(out) == built
+    assert reused(out) == dict.fromkeys(HELLO, True)
+
+    # One binary's field changed: that binary alone is built, from the cached resolve.
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pexbin.overrides."hello"]\nemit-warnings = false\n')
+    changed = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: reused the resolve of hello==1.0's requirements from the build cache" in changed
+    assert "pex-backend: wrote hello.pex (" in changed
+    assert reused(out) == {"hello.pex": False, "hello_admin-main.pex": True, "report_py.pex": True}
+    assert pex_info(out / "hello.pex")["emit_warnings"] is False
+    assert contents(out)["report_py.pex"] == built["report_py.pex"]
+
+    # A source file changed: the wheel differs, so every PEX is built again, still from the cached resolve.
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text().replace('f"hello, {name}"', 'f"hello again, {name}"'))
+    edited = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: reused the resolve of hello==1.0's requirements from the build cache" in edited
+    assert reused(out) == dict.fromkeys(HELLO, False)
+    assert "hello again, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+    # A requirement changed: resolved again.
+    pyproject.write_text(pyproject.read_text().replace('["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]'))
+    required = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in required
+    assert any(name.startswith("packaging-") for name in pex_info(out / "hello.pex")["distributions"])
+
+    # Turned off, the cache is neither read nor written.
+    project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
+    uncached = said(project.build("uv", out, "--wheel"))
+    assert "reused" not in uncached
+    assert "pex-backend: resolved" in uncached
+
+
+def test_two_builds_at_once_share_one_cache(sample, tmp_path):
+    one, two = sample("hello"), sample("tally")
+    two = type(one)(tmp_path / "second" / "hello", one.env)
+    __import__("shutil").copytree(one.path, two.path)
+    commands = [
+        [sys.executable, "-m", "uv", "build", "--wheel", "-o", str(tmp_path / name), str(project.path)]
+        for name, project in (("one", one), ("two", two))
+    ]
+    running = [subprocess.Popen(c, env=one.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for c in commands]
+    outputs = [process.communicate()[0].decode() for process in running]
+    assert [process.returncode for process in running] == [0, 0], outputs
+    assert contents(tmp_path / "one") == contents(tmp_path / "two")
+    assert "hello, Bob" in run_pex(tmp_path / "two" / "hello.pex", "Bob").stdout
+    # One entry per PEX: whichever build finished second kept the first one's.
+    cache = Path(one.env["PEXBIN_CACHE_DIR"]) / "v1"
+    assert len(listing(cache / "pex")) == len(HELLO)
+    assert listing(cache / "tmp") == []
+
+
+def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, wheelhouse):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    project.build("build", out, "--wheel")
+    # The same wheel (with pex's fixed timestamps, as the backend gives it to pex) built by pex directly.
+    wheel = reproducible_copy(out / "hello-1.0-py3-none-any.whl", tmp_path / "direct")
+    info = pex_info(out / "hello.pex")
+    direct = tmp_path / "direct" / "hello.pex"
+    constraints = [arg for c in info["interpreter_constraints"] for arg in ("--interpreter-constraint", c)]
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pex",
+            wheel,
+            "-c",
+            "hello",
+            *constraints,
+            "--python",
+            sys.executable,
+            "--python-path",
+            Path(sys.executable).parent,
+            "--no-pypi",
+            "-f",
+            wheelhouse,
+            "-o",
+            direct,
+        ],
+        env=project.env,
+        cwd=tmp_path / "direct",
+    )
+    assert direct.read_bytes() == (out / "hello.pex").read_bytes()
