@@ -1,6 +1,6 @@
 """Benchmark: pex-backend against plain setuptools and a per-entry-point `pex` loop, for K entry points.
 
-    python bench/run.py [--k 1 5 10 20] [--frontends build uv] [--repeat 3] [--no-loop]
+    python bench/run.py [--k 1 5 10 20] [--frontends build uv] [--repeat 3] [--loop-repeat N] [--no-loop]
 
 Run it from an environment holding `build`, `uv` and `pex` (`pip install ".[test]"`). For every K it generates a
 project with K console scripts depending on click, rich and requests, and times, through each frontend:
@@ -9,6 +9,8 @@ project with K console scripts depending on click, rich and requests, and times,
 - warm:       both caches warm, one source file edited before each build (so the wheel and every PEX change);
 - no-change:  the same sources built again (the build cache serves every PEX);
 - setuptools: the same project with `build-backend = "setuptools.build_meta"` and no table;
+- setuptools+pex: the same, with pex also installed into the build environment (the floor of any build that
+  runs pex there);
 - pex loop:   `pex --project DIR -c NAME -o NAME.pex` once per entry point, PEX_ROOT warm (frontend-independent).
 
 Each cell is the median wall time of the repeats and the peak resident memory of the largest process. The results
@@ -51,7 +53,12 @@ def generate(directory: Path, k: int, backend: str) -> Path:
         "import click\n\n\n"
         + "".join(f"@click.command()\ndef cmd{i}():\n    click.echo('cmd{i}')\n\n\n" for i in range(1, k + 1))
     )
-    requires = '"pex-backend"' if backend == "pex_backend" else '"setuptools>=64"'
+    requires = {
+        "pex_backend": '"pex-backend"',
+        "setuptools.build_meta": '"setuptools>=64"',
+        "setuptools+pex": '"setuptools>=64", "pex>=2.60"',
+    }[backend]
+    backend = backend.replace("setuptools+pex", "setuptools.build_meta")
     table = "\n[tool.pexbin]\n" if backend == "pex_backend" else ""
     scripts = "".join(f'cmd{i} = "benchapp.cli:cmd{i}"\n' for i in range(1, k + 1))
     (directory / "pyproject.toml").write_text(
@@ -95,8 +102,12 @@ class Bench:
             check=True,
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX", "PYTHONPATH"))}
-        self.env.update(PIP_FIND_LINKS=str(self.wheelhouse), UV_FIND_LINKS=str(self.wheelhouse))
+        # uv keeps wheels by name and version: a cache of its own, so it takes this checkout's backend.
+        self.env.update(
+            PIP_FIND_LINKS=str(self.wheelhouse), UV_FIND_LINKS=str(self.wheelhouse), UV_CACHE_DIR=str(work / "uv")
+        )
         self.counter = 0
+        self.loop_env: Dict[str, str] | None = None
 
     def caches(self, name: str) -> Dict[str, str]:
         root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.work))
@@ -138,16 +149,24 @@ class Bench:
         results["no-change"] = self.runs(command, warm, ours)
         built = sorted(p.name for p in out.glob("*.pex"))
         assert len(built) == k, f"expected {k} PEX files, found {built}"
-        plain = self.project(k, "setuptools")
+        plain = self.project(k, "setuptools.build_meta")
         results["setuptools"] = self.runs(frontend_command(frontend, plain, plain / "dist"), self.env, plain)
+        # The floor of a build that needs pex: setuptools with pex installed into the build environment too.
+        floor = self.project(k, "setuptools+pex")
+        results["setuptools+pex"] = self.runs(frontend_command(frontend, floor, floor / "dist"), self.env, floor)
         return results
 
-    def pex_loop(self, k: int) -> Dict[str, float]:
-        project = self.project(k, "setuptools")
-        env = {**self.env, **self.caches("loop")}
+    def pex_loop(self, k: int, repeat: int) -> Dict[str, float]:
+        project = self.project(k, "setuptools.build_meta")
         script = "; ".join(f"{sys.executable} -m pex --project . -c cmd{i} -o dist/cmd{i}.pex" for i in range(1, k + 1))
-        subprocess.run(["sh", "-c", script], env=env, cwd=project, capture_output=True, check=True)  # warms PEX_ROOT
-        return self.runs(["sh", "-c", script], env, project)
+        if self.loop_env is None:  # one warm PEX_ROOT for every K: they share their requirements
+            self.loop_env = {**self.env, **self.caches("loop")}
+            subprocess.run(["sh", "-c", script], env=self.loop_env, cwd=project, capture_output=True, check=True)
+        times = [timed(["sh", "-c", script], self.loop_env, project) for _ in range(repeat)]
+        return {
+            "median_s": round(statistics.median(t for t, _ in times), 2),
+            "peak_mib": round(max(p for _, p in times), 1),
+        }
 
 
 def machine() -> str:
@@ -172,10 +191,12 @@ def ratio(a: float, b: float) -> str:
 
 def report(results: Dict, ks: Sequence[int], frontends: Sequence[str], repeat: int) -> str:
     lines = [
-        f"Machine: {results['machine']}. Median of {repeat} runs; peak = resident memory of the largest process.",
+        f"Machine: {results['machine']}. Median of {repeat} runs (pex loop: {results['loop_repeat']}); "
+        "peak = resident memory of the largest process.",
         "",
-        "| frontend | K | cold s | warm s | no-change s | setuptools s | pex loop s | peak MiB (warm) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| frontend | K | cold s | warm s | no-change s | setuptools s | setuptools+pex s | pex loop s | "
+        "peak MiB (warm) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     loop = results.get("pex loop", {})
     for frontend in frontends:
@@ -184,7 +205,8 @@ def report(results: Dict, ks: Sequence[int], frontends: Sequence[str], repeat: i
             loop_s = loop.get(str(k), {}).get("median_s", "-")
             lines.append(
                 f"| {frontend} | {k} | {cell['cold']['median_s']} | {cell['warm']['median_s']} | "
-                f"{cell['no-change']['median_s']} | {cell['setuptools']['median_s']} | {loop_s} | "
+                f"{cell['no-change']['median_s']} | {cell['setuptools']['median_s']} | "
+                f"{cell['setuptools+pex']['median_s']} | {loop_s} | "
                 f"{cell['warm']['peak_mib']} |"
             )
     lines += [
@@ -213,13 +235,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--frontends", nargs="+", choices=["build", "uv"], default=["build", "uv"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-loop", action="store_true", help="skip the per-entry-point pex loop")
+    parser.add_argument("--loop-repeat", type=int, help="repeats of the pex loop (default: --repeat)")
     parser.add_argument("--output", type=Path, default=HERE, help="where results.md and results.json go")
     options = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="pexbin-bench-"))
     try:
         bench = Bench(work, options.repeat)
-        results: Dict = {"machine": machine(), "repeat": options.repeat}
+        results: Dict = {
+            "machine": machine(),
+            "repeat": options.repeat,
+            "loop_repeat": options.loop_repeat or options.repeat,
+        }
         for frontend in options.frontends:
             results[frontend] = {}
             for k in options.k:
@@ -228,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not options.no_loop:
             results["pex loop"] = {}
             for k in options.k:
-                results["pex loop"][str(k)] = bench.pex_loop(k)
+                results["pex loop"][str(k)] = bench.pex_loop(k, options.loop_repeat or options.repeat)
                 print(f"pex loop K={k}: {json.dumps(results['pex loop'][str(k)])}", flush=True)
         table = report(results, options.k, options.frontends, options.repeat)
         print(table)

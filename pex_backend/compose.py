@@ -22,7 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .cache import BuildCache, backend_digest, file_digest, key_of
 from .config import TABLE, TableOptions
 from .errors import BuildError, ConfigError, PexbinError
-from .pexrun import JOBS, PexWorkers
+from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
 from .plan import BinarySpec, ResolveGroup, groups
 from .wheel import WheelContents
 
@@ -107,7 +107,7 @@ def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, i
     return file
 
 
-def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
+def target_args(group: ResolveGroup, project_root: Path, interpreter: Interpreter) -> List[str]:
     if group.platforms or group.complete_platforms:
         # As in Pants, explicit platforms replace the constraints: pex would add local interpreters as targets.
         args = [arg for platform in group.platforms for arg in ("--platform", platform)]
@@ -119,7 +119,7 @@ def target_args(group: ResolveGroup, project_root: Path) -> List[str]:
     args = [arg for constraint in group.interpreter_constraints for arg in ("--interpreter-constraint", constraint)]
     if current_interpreter_matches(group.interpreter_constraints):
         # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
-        args += ["--python", sys.executable, "--python-path", os.path.dirname(sys.executable)]
+        args += ["--python", interpreter.python, "--python-path", interpreter.directory]
     return args
 
 
@@ -198,11 +198,11 @@ def base_requirements(wheel: WheelContents) -> List[str]:
     return kept
 
 
-def stable(arg: str) -> str:
+def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
     """A pex argument as the cache key sees it: paths that differ from build to build replaced by what they are."""
-    if arg == sys.executable:
+    if interpreter and arg == interpreter.python:
         return f"{os.path.realpath(sys.executable)} {sys.version} {sysconfig.get_platform()}"
-    if arg == os.path.dirname(sys.executable):
+    if interpreter and arg == interpreter.directory:
         return "<the build interpreter's directory>"
     path = Path(arg)
     if path.is_absolute() and path.is_file():
@@ -226,11 +226,13 @@ def pip_configuration() -> Dict[str, str]:
     return found
 
 
-def resolve_inputs(group: ResolveGroup, wheel: WheelContents, table: TableOptions, args: Sequence[str]) -> Dict:
+def resolve_inputs(
+    group: ResolveGroup, wheel: WheelContents, table: TableOptions, args: Sequence[str], interpreter: Interpreter
+) -> Dict:
     """Everything the group's resolve depends on; its cache key is made of these."""
     return {
         "requirements": base_requirements(wheel) + list(group.requirements),
-        "args": [stable(arg) for arg in args],
+        "args": [stable(arg, interpreter) for arg in args],
         "pip": pip_configuration() if table.index_urls is None else {},
         "ignore_errors": group.ignore_errors,
         "include_requirements": group.include_requirements,
@@ -250,13 +252,16 @@ class GroupBuild:
     staging: Path
     workers: PexWorkers
     cache: Optional[BuildCache]
+    interpreter: Interpreter
 
     def __post_init__(self) -> None:
-        self.targets = target_args(self.group, self.project_root)
+        self.targets = target_args(self.group, self.project_root, self.interpreter)
         self.resolving = self.targets + resolver_args(self.table)
         self.lock = lock_args(self.table, self.group, self.project_root)
         self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
-        self.inputs = resolve_inputs(self.group, self.wheel, self.table, [*self.lock, *self.resolving])
+        self.inputs = resolve_inputs(
+            self.group, self.wheel, self.table, [*self.lock, *self.resolving], self.interpreter
+        )
         self.resolve_key = key_of(self.inputs)
         self.wheel_digest = file_digest(self.wheel.path)
         self.project = f"{self.wheel.name}=={self.wheel.version}"
@@ -392,12 +397,14 @@ def compose(
     """Build (or reuse) every binary in a staging directory, then move them all into `output_dir` together."""
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=output_dir))
+    python = build_interpreter(cache)
     try:
-        with PexWorkers() as workers, ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
-            builds = [
-                GroupBuild(group, wheel, table, project_root, staging, workers, cache) for group in groups(binaries)
-            ]
-            built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
+        with PexWorkers(worker_command(cache, python)) as workers, ThreadPoolExecutor(JOBS) as pool:
+            with ThreadPoolExecutor(JOBS) as group_pool:
+                builds = [
+                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
+                ]
+                built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:
             destination = output_dir / item.path.name

@@ -56,4 +56,6 @@ def serve():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        sys.path.insert(0, sys.argv[1])  # a byte-compiled copy of the build environment's own pex
     serve()

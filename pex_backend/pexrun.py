@@ -2,25 +2,90 @@
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
+from importlib.metadata import version
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
+from .cache import FORMAT, BuildCache, key_of
 from .errors import BuildError
 
 JOBS = max(1, os.cpu_count() or 1)
 WORKER = Path(__file__).with_name("pex_worker.py")
 
 
+def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
+    """This environment's pex, copied once into the build cache with its bytecode.
+
+    uv installs build requirements without bytecode, so every fresh build environment would compile pex's
+    thousand modules again (over a second per worker); the copy is the same files, so pex builds the same PEX.
+    """
+    if cache is None:
+        return None
+    import pex
+
+    key = key_of("pex", version("pex"), sys.version, sys.implementation.cache_tag)
+    found = cache.entry("pex-copies", key)
+    if found:
+        return found
+    fresh = cache.fresh()
+    shutil.copytree(Path(pex.__file__).parent, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS)
+    return cache.publish(fresh, "pex-copies", key, {"pex": version("pex"), "python": sys.version})
+
+
+class Interpreter(NamedTuple):
+    """The build interpreter as pex is told of it: `--python` and the only directory it may search."""
+
+    python: str
+    directory: str
+
+
+def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
+    """The build interpreter, through a link of its own in the build cache when there is one.
+
+    Build environments are fresh virtual environments; pex would identify each new one (0.7 s, in every worker),
+    where the link is identified once. The link points at the environment's base interpreter, which builds the
+    same PEX files; and pex may search only the link's directory, so it adds no other interpreter as a target.
+    """
+    fallback = Interpreter(sys.executable, os.path.dirname(sys.executable))
+    real = os.path.realpath(sys.executable)
+    if cache is None or real == sys.executable:
+        return fallback
+    directory = cache.root / f"v{FORMAT}" / "interpreters" / key_of(real)
+    link = directory / os.path.basename(real)
+    try:
+        if not link.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            partial = directory / f".{link.name}.{os.getpid()}"
+            os.symlink(real, partial)
+            os.replace(partial, link)
+    except OSError:
+        return fallback
+    return Interpreter(str(link), str(directory))
+
+
+def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> List[str]:
+    """How a worker starts: with the cache, the build interpreter's link running the compiled copy of pex, both
+    known to pex from earlier builds (a fresh environment's own interpreter pex would identify again)."""
+    pex_copy = compiled_pex(cache)
+    if pex_copy is None:
+        return [sys.executable, str(WORKER)]
+    return [interpreter.python, str(WORKER), str(pex_copy)]
+
+
 class PexWorkers:
     """Up to `size` long-lived `pex` processes; `run` takes an idle one (starting it if needed) for one build."""
 
-    def __init__(self, size: int = JOBS) -> None:
+    def __init__(self, command: Sequence[str], size: int = JOBS) -> None:
+        self.command = list(command)
         self.size = size
         self.idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
         self.started: List[subprocess.Popen[str]] = []
@@ -46,7 +111,11 @@ class PexWorkers:
 
     def start(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         with self.lock:
             self.started.append(process)
