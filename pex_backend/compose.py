@@ -124,7 +124,7 @@ def target_args(group: ResolveGroup, project_root: Path, interpreter: Interprete
 
 
 def resolver_args(table: TableOptions) -> List[str]:
-    """Where and how to resolve; only for builds that resolve (`--pex-repository` builds take none of it)."""
+    """Where and how to resolve; only for builds that resolve (builds from pre-resolved wheels take none of it)."""
     args: List[str] = []
     if table.index_urls is not None:
         args += ["--no-pypi"] + [arg for url in table.index_urls for arg in ("--index-url", url)]
@@ -215,9 +215,8 @@ def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
 def pip_configuration() -> Dict[str, str]:
     """What `--use-pip-config` lets into a resolve: pip's environment variables and its configuration files."""
     found = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-    for variable in ("PIP_FIND_LINKS",):
-        for link in os.environ.get(variable, "").split():
-            found[f"{variable} {link}"] = stable(link)
+    for link in os.environ.get("PIP_FIND_LINKS", "").split():
+        found[f"PIP_FIND_LINKS {link}"] = stable(link)
     files = [os.environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf"]
     for name in files:
         path = Path(name).expanduser()
@@ -227,11 +226,11 @@ def pip_configuration() -> Dict[str, str]:
 
 
 def resolve_inputs(
-    group: ResolveGroup, wheel: WheelContents, table: TableOptions, args: Sequence[str], interpreter: Interpreter
+    group: ResolveGroup, requirements: Sequence[str], table: TableOptions, args: Sequence[str], interpreter: Interpreter
 ) -> Dict:
     """Everything the group's resolve depends on; its cache key is made of these."""
     return {
-        "requirements": base_requirements(wheel) + list(group.requirements),
+        "requirements": list(requirements),
         "args": [stable(arg, interpreter) for arg in args],
         "pip": pip_configuration() if table.index_urls is None else {},
         "ignore_errors": group.ignore_errors,
@@ -260,7 +259,7 @@ class GroupBuild:
         self.lock = lock_args(self.table, self.group, self.project_root)
         self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
         self.inputs = resolve_inputs(
-            self.group, self.wheel, self.table, [*self.lock, *self.resolving], self.interpreter
+            self.group, self.requirements, self.table, [*self.lock, *self.resolving], self.interpreter
         )
         self.resolve_key = key_of(self.inputs)
         self.wheel_digest = file_digest(self.wheel.path)

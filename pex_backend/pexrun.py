@@ -104,11 +104,6 @@ class PexWorkers:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    def warm_up(self, count: int) -> None:
-        """Start workers ahead of need, so that pex imports while something else (a resolve) runs."""
-        for _ in range(min(count, self.size) - len(self.started)):
-            self.idle.put(self.start())
-
     def start(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             self.command,
@@ -148,13 +143,8 @@ class PexWorkers:
         return result["code"], result["output"]
 
 
-def pex3(args: Sequence[str], cwd: Optional[Path] = None) -> Tuple[int, str]:
-    """Run `pex3 ARGS` (lock, wheel, interpreter inspect): its exit code and output."""
-    result = subprocess.run([sys.executable, "-m", "pex.cli", *args], cwd=cwd, capture_output=True, text=True)
-    return result.returncode, result.stderr.strip() or result.stdout.strip()
-
-
 def run_pex3(args: Sequence[str], what: str) -> None:
-    code, output = pex3(args)
-    if code != 0:
-        raise BuildError(f"pex3 failed while {what}:\n{output}")
+    """Run `pex3` (lock, interpreter inspect) for the commands around the build."""
+    result = subprocess.run([sys.executable, "-m", "pex.cli", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"pex3 failed while {what}:\n{result.stderr.strip() or result.stdout.strip()}")

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Sequence
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .cache import file_digest
 from .compose import BuiltBinary, path_size
 from .wheel import WheelContents
 
@@ -30,11 +31,7 @@ def sha256_of(path: Path) -> str:
             f"{p.relative_to(path).as_posix()}\0{sha256_of(p)}\n" for p in sorted(path.rglob("*")) if p.is_file()
         )
         return hashlib.sha256(listing.encode()).hexdigest()
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path)
 
 
 def pinned_requirements(info: Dict[str, Any]) -> List[str]:
