@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
-from . import docs
+from . import commands, docs, runner
+from .cache import open_cache
 from .errors import BuildError, reports_errors
 from .lock import lock
 from .pexrun import run_pex3
+from .settings import parse_tags, read
+from .workspace import open_workspace
+
+RUNS_PEX = ("inspect-platform", "lock", "dependencies", "run")
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line naming the argument, as the build's errors name the key."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"pex-backend error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def inspect_platform(python: str, output: Path) -> None:
@@ -22,23 +37,69 @@ def inspect_platform(python: str, output: Path) -> None:
     print(f"wrote {output} for {python}")
 
 
-@reports_errors
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="pexbin", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    docs_parser = commands.add_parser("docs", help="print the [tool.pexbin] reference, or write it with the schema")
+def parser() -> Parser:
+    main = Parser(prog="pexbin", description=__doc__)
+    subcommands = main.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def command(name: str, help: str, project: bool = True) -> Parser:
+        sub = subcommands.add_parser(name, help=help, description=help)
+        if project:
+            sub.add_argument("--project", type=Path, default=Path("."), help="the project root (default: .)")
+        return sub
+
+    listing = command("list", "list every PEX the project builds: name, entry point, tags")
+    listing.add_argument("--documented", action="store_true", help="only PEX files with a description, shown below")
+    listing.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAGS",
+        help="only PEX files with (`tag`) or without (`-tag`) a tag; comma-separated or repeated, e.g. --tag=-legacy",
+    )
+    peek = command("peek", "print one PEX's final fields as JSON, each with where its value came from")
+    peek.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
+    dependencies = command("dependencies", "print what one PEX holds, resolved per target platform")
+    dependencies.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
+    dependencies.add_argument("--json", action="store_true", help="print JSON")
+    run = command("run", "build one PEX if needed and run it: pexbin run NAME -- ARGS")
+    run.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
+    run.add_argument(
+        "--restart",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rebuild and restart on every change of the project's sources (default: the binary's `restartable`)",
+    )
+    docs_parser = command("docs", "print the [tool.pexbin] reference, or write it with the schema", project=False)
     docs_parser.add_argument("--write", action="store_true", help="rewrite docs/reference.md, the schema, README keys")
-    commands.add_parser("schema", help="print the JSON schema of [tool.pexbin]")
-    inspect = commands.add_parser("inspect-platform", help="write the complete-platform JSON of an interpreter")
+    command("schema", "print the JSON schema of [tool.pexbin]", project=False)
+    inspect = command("inspect-platform", "write the complete-platform JSON of an interpreter", project=False)
     inspect.add_argument("--python", default=sys.executable, help="the interpreter (path or name on PATH)")
     inspect.add_argument("-o", "--output", type=Path, required=True, help="the JSON file to write")
-    lock_parser = commands.add_parser("lock", help="create or update the lockfile of each resolve in `resolves`")
+    lock_parser = command("lock", "create or update the lockfile of each resolve in `resolves`")
     lock_parser.add_argument("--check", action="store_true", help="only check; exit 1 when a lock is stale")
-    lock_parser.add_argument("--project", type=Path, default=Path("."), help="the project root (default: .)")
-    args = parser.parse_args(argv)
-    if args.command in ("inspect-platform", "lock") and importlib.util.find_spec("pex") is None:
-        raise BuildError(f"`{args.command}` runs pex, which is not installed here: pip install 'pex-backend[cli]'")
+    return main
 
+
+@reports_errors
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after `--` is the program's, even what looks like our own options.
+    program_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args, unknown = parser().parse_known_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if unknown:
+        hint = "; the program's arguments go after `--`" if args.command == "run" else ""
+        parser().error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    if program_args and args.command != "run":
+        parser().error(f"arguments after `--` are for `run` only, got {' '.join(program_args)}")
+    if args.command in RUNS_PEX and importlib.util.find_spec("pex") is None:
+        raise BuildError(f"`{args.command}` runs pex, which is not installed here: pip install 'pex-backend[cli]'")
+    try:
+        return dispatch(args, program_args)
+    except KeyboardInterrupt:
+        return runner.INTERRUPTED
+
+
+def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
     if args.command == "docs":
         if args.write:
             for path in docs.write_all():
@@ -51,6 +112,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         inspect_platform(args.python, args.output)
     elif args.command == "lock":
         return lock(args.project.resolve(), args.check)
+    elif args.command == "run":
+        return runner.run(args.project, args.name, program_args, args.restart, read(None))
+    else:
+        with open_workspace(args.project) as workspace:
+            if args.command == "list":
+                tags = [tag for text in args.tag for tag in parse_tags(text)]
+                for line in commands.listing(workspace.binaries, tags, args.documented):
+                    print(line)
+            elif args.command == "peek":
+                print(json.dumps(commands.peek(workspace.binary(args.name)), indent=2))
+            elif args.command == "dependencies":
+                cache = open_cache(read(None).cache_dir)
+                with contextlib.redirect_stdout(sys.stderr):  # pex's progress; stdout is the answer
+                    found = commands.dependencies(workspace, workspace.binary(args.name), cache)
+                print(json.dumps(found, indent=2) if args.json else "\n".join(commands.dependencies_text(found)))
     return 0
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -22,8 +22,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .cache import BuildCache, backend_digest, file_digest, key_of
 from .config import TABLE, TableOptions
 from .errors import BuildError, ConfigError, PexbinError
+from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
-from .plan import BinarySpec, ResolveGroup, groups
+from .plan import BinarySpec, ResolveGroup, groups, per_platform
 from .wheel import WheelContents
 
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
@@ -252,14 +253,17 @@ class GroupBuild:
     workers: PexWorkers
     cache: Optional[BuildCache]
     interpreter: Interpreter
+    excludes: Sequence[str] = ()
+    """Distributions the resolve leaves out (`!name` dependencies), for a query about one binary."""
 
     def __post_init__(self) -> None:
         self.targets = target_args(self.group, self.project_root, self.interpreter)
         self.resolving = self.targets + resolver_args(self.table)
         self.lock = lock_args(self.table, self.group, self.project_root)
+        self.exclusions = [arg for name in self.excludes for arg in ("--exclude", name)]
         self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
         self.inputs = resolve_inputs(
-            self.group, self.requirements, self.table, [*self.lock, *self.resolving], self.interpreter
+            self.group, self.requirements, self.table, [*self.lock, *self.resolving, *self.exclusions], self.interpreter
         )
         self.resolve_key = key_of(self.inputs)
         self.wheel_digest = file_digest(self.wheel.path)
@@ -291,17 +295,15 @@ class GroupBuild:
         directory = self.cache.fresh() if self.cache else Path(tempfile.mkdtemp(prefix="resolve-", dir=self.staging))
         # A loose PEX of wheel files: its `.deps` is the resolve, as wheels pex can take back pre-resolved.
         ignore = ["--ignore-errors"] if self.group.ignore_errors else []
-        args = [*self.requirements, *self.lock, *self.resolving, *ignore, "--no-pre-install-wheels", "--layout=loose"]
+        args = [*self.requirements, *self.lock, *self.resolving, *self.exclusions, *ignore]
+        args += ["--no-pre-install-wheels", "--layout=loose"]
         code, output = self.workers.run([*args, "-o", str(directory / "resolve")], self.staging)
         if code != 0:
             shutil.rmtree(directory, ignore_errors=True)
             raise self.failure(f"resolving {what}", output)
         count = len(self.group.binaries)
-        print(
-            f"pex-backend: resolved {what} once for {count} PEX file{'s' if count > 1 else ''} "
-            f"({time.monotonic() - started:.1f} s)",
-            flush=True,
-        )
+        shared = f" once for {count} PEX files" if count > 1 else ""
+        print(f"pex-backend: resolved {what}{shared} ({time.monotonic() - started:.1f} s)", flush=True)
         if self.cache:
             directory = self.cache.publish(directory, "resolves", self.resolve_key, self.inputs)
         return directory / "resolve" / ".deps"
@@ -415,5 +417,35 @@ def compose(
             else:
                 print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
         return placed
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def target_label(binary: BinarySpec) -> str:
+    """The one target of a single-target binary, as users name it."""
+    o = binary.options
+    if o.platforms or o.complete_platforms:
+        return (o.platforms or o.complete_platforms)[0]
+    return f"this machine ({' or '.join(o.interpreter_constraints) or 'any Python'})"
+
+
+def resolved_per_target(
+    binary: BinarySpec, wheel: WheelContents, table: TableOptions, project_root: Path, cache: Optional[BuildCache]
+) -> List[Tuple[str, List[str]]]:
+    """For each target of `binary`: the third-party distributions its PEX holds there, resolved as the build
+    resolves them (from its lockfile when it has one), without the ones it excludes."""
+    singles = per_platform(replace(binary, options=replace(binary.options, per_platform=True)))
+    staging = Path(tempfile.mkdtemp(prefix=".pexbin-dependencies-"))
+    python = build_interpreter(cache)
+
+    def resolve(single: BinarySpec) -> Tuple[str, List[str]]:
+        group = replace(ResolveGroup.key_of(single), binaries=(single,))
+        build = GroupBuild(group, wheel, table, project_root, staging, workers, cache, python, single.excludes)
+        resolved = build.dependencies() if group.include_requirements else None
+        return target_label(single), pinned_requirements(pex_info(resolved.parent)) if resolved else []
+
+    try:
+        with PexWorkers(worker_command(cache, python)) as workers, ThreadPoolExecutor(JOBS) as pool:
+            return list(pool.map(resolve, singles))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

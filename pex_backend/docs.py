@@ -96,24 +96,27 @@ def fields_schema(fields: Dict[str, dataclasses.Field]) -> Dict[str, Any]:
     return {key: {**f.metadata["kind"].schema(), "description": f.metadata["help"]} for key, f in fields.items()}
 
 
+def table_schema(properties: Dict[str, Any]) -> Dict[str, Any]:
+    """A table of these keys, each also in its Pants spelling, but not in both spellings at once."""
+    both = [{"required": [key, pants_name(key)]} for key in properties if "-" in key]
+    spelled = {**properties, **{pants_name(k): v for k, v in properties.items() if "-" in k}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": spelled,
+        **({"not": {"anyOf": both}} if both else {}),
+    }
+
+
 def schema() -> Dict[str, Any]:
     """The JSON schema of `[tool.pexbin]` (for validate-pyproject and editors)."""
     binary: Dict[str, Any] = fields_schema(BINARY_FIELDS)
     extra = {k: {**kind.schema(), "description": help} for k, (kind, help, _) in BINARY_ONLY.items()}
     single = {k: {**kind.schema(), "description": help} for k, (kind, help, _) in SINGLE_BINARY_ONLY.items()}
 
-    def with_pants_spellings(properties: Dict[str, Any]) -> Dict[str, Any]:
-        return {**properties, **{pants_name(k): v for k, v in properties.items() if "-" in k}}
-
-    override = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": with_pants_spellings({**binary, **extra}),
-    }
+    override = table_schema({**binary, **extra})
     single_binary = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": with_pants_spellings({**binary, **extra, **single}),
+        **table_schema({**binary, **extra, **single}),
         "oneOf": [{"required": ["entry-point"]}, {"required": ["entry_point"]}, {"required": ["script"]}],
     }
     top: Dict[str, Any] = {**fields_schema(TABLE_FIELDS), **binary}
@@ -128,9 +131,7 @@ def schema() -> Dict[str, Any]:
         "$id": "https://github.com/pex-backend/pex-backend/blob/main/pex_backend/resources/pexbin.schema.json",
         "title": "[tool.pexbin]",
         "description": "PEX executables built by the pex-backend build backend, one per entry point.",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": with_pants_spellings(top),
+        **table_schema(top),
     }
 
 

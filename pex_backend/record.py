@@ -5,23 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Sequence
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from .cache import file_digest
 from .compose import BuiltBinary, path_size
+from .pexinfo import pex_info, pinned_requirements
 from .wheel import WheelContents
-
-
-def pex_info(path: Path) -> Dict[str, Any]:
-    """The PEX-INFO of a zipapp PEX file or of a packed or loose PEX directory."""
-    if path.is_dir():
-        return json.loads((path / "PEX-INFO").read_text())
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("PEX-INFO"))
 
 
 def sha256_of(path: Path) -> str:
@@ -32,14 +24,6 @@ def sha256_of(path: Path) -> str:
         )
         return hashlib.sha256(listing.encode()).hexdigest()
     return file_digest(path)
-
-
-def pinned_requirements(info: Dict[str, Any]) -> List[str]:
-    pins = set()
-    for filename in info.get("distributions", {}):
-        name, version, _, _ = parse_wheel_filename(filename)
-        pins.add(f"{name}=={version}")
-    return sorted(pins)
 
 
 def entry(item: BuiltBinary) -> Dict[str, Any]:

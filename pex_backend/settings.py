@@ -58,6 +58,11 @@ def foreign_settings(config_settings: Optional[Mapping[str, Any]]) -> Optional[D
     return {k: v for k, v in config_settings.items() if not k.startswith(PREFIX)}
 
 
+def parse_tags(text: str) -> Tuple[str, ...]:
+    """Comma-separated tags, `-tag` excluding one."""
+    return tuple(tag.strip() for tag in text.split(",") if tag.strip())
+
+
 def boolean(where: str, value: str) -> bool:
     if value.strip().lower() not in TRUE + FALSE:
         raise ConfigError(where, f"expected true or false, got {value!r}")
@@ -92,5 +97,5 @@ def read(config_settings: Optional[Mapping[str, Any]], environ: Mapping[str, str
     if "no-cache" in raw and boolean(*raw["no-cache"]):
         settings["cache_dir"] = None
     if "tags" in raw:
-        settings["tags"] = tuple(tag.strip() for tag in raw["tags"][1].split(",") if tag.strip())
+        settings["tags"] = parse_tags(raw["tags"][1])
     return BuildSettings(**settings)

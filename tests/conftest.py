@@ -13,15 +13,18 @@ from typing import Dict, List, Sequence
 
 import pytest
 
-from pex_backend.record import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
+from pex_backend.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 # What the isolated build environments and the sample projects' resolves need, beside the backend itself.
-WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "tomli; python_version < '3.11'"]
+WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "validate-pyproject"]
+WHEELHOUSE_REQUIREMENTS.append("tomli; python_version < '3.11'")
 # What pex installs to resolve with a local Python 3.12, its vendored pip being too old for it; downloaded on its
 # own so that it does not pull the build environments' setuptools and wheel back to these versions.
 PEX_PIP_BOOTSTRAP = ["pip==23.2", "setuptools==68.0.0", "wheel==0.40.0"]
+# An older cowsay, which only a lockfile pins (a resolve without one takes the newest).
+OLDER = ["cowsay==6.0"]
 
 
 def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, str] | None = None, check: bool = True):
@@ -38,7 +41,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".tox", "build", "*.egg-info", "dist"))
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
     run([sys.executable, "-m", "pip", "download", "-q", "-d", house, *WHEELHOUSE_REQUIREMENTS])
-    run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", house, *PEX_PIP_BOOTSTRAP])
+    run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", house, *PEX_PIP_BOOTSTRAP, *OLDER])
     return house
 
 
@@ -101,13 +104,13 @@ def listing(directory: Path) -> List[str]:
 
 @pytest.fixture(scope="session")
 def installer(wheelhouse: Path, offline_env: Dict[str, str], tmp_path_factory: pytest.TempPathFactory):
-    """Install a wheel into a fresh virtual environment and return its bin directory."""
+    """Install a wheel (and requirements) into a fresh virtual environment and return its bin directory."""
 
-    def install(wheel: Path) -> Path:
+    def install(wheel: Path | str, *requirements: str) -> Path:
         where = tmp_path_factory.mktemp("venv")
         venv.create(where, with_pip=True)
         bin_dir = where / ("Scripts" if os.name == "nt" else "bin")
-        run([bin_dir / "python", "-m", "pip", "install", "-q", wheel], env=offline_env)
+        run([bin_dir / "python", "-m", "pip", "install", "-q", wheel, *requirements], env=offline_env)
         return bin_dir
 
     return install

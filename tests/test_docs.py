@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
+import fastjsonschema
+import pytest
+from conftest import SAMPLES
+
 from pex_backend import config, docs
+from pex_backend.errors import ConfigError
+from pex_backend.project import read_pyproject
+
+SCHEMA = fastjsonschema.compile(json.loads(docs.SCHEMA_PATH.read_text()))
 
 
 def test_reference_page_is_current():
@@ -25,3 +33,35 @@ def test_every_key_has_a_section():
     for key in [*config.BINARY_FIELDS, *config.TABLE_FIELDS, *config.BINARY_ONLY, *config.SINGLE_BINARY_ONLY]:
         assert f"## `{key}`" in page
     assert json.loads(docs.schema_text())["properties"]["execution_mode"]["enum"] == ["zipapp", "venv"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir() if (p / "pyproject.toml").is_file()))
+def test_the_schema_accepts_what_the_model_accepts(name):
+    pyproject = read_pyproject(SAMPLES / name)
+    if config.load(pyproject) is not None:
+        SCHEMA(pyproject["tool"]["pexbin"])
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"layuot": "packed"},
+        {"execution-mode": "fast"},
+        {"emit-warnings": "no"},
+        {"platforms": "linux_x86_64-cp-3.12.1-cp312"},
+        {"platforms": ["linux"]},
+        {"tags": [1]},
+        {"overrides": {"app": {"script": "x"}}},
+        {"overrides": {"app": "venv"}},
+        {"binaries": {"app": {"layout": "loose"}}},
+        {"binaries": {"app": {"script": "x", "entry-point": "y"}}},
+        {"binaries": {"app": {"script": "x", "entry-points": ["y"]}}},
+        {"execution-mode": "venv", "execution_mode": "venv"},
+        {"pex-version": "latest"},
+    ],
+)
+def test_the_schema_rejects_what_the_model_rejects(table):
+    with pytest.raises(ConfigError):
+        config.load({"tool": {"pexbin": table}})
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        SCHEMA(table)
