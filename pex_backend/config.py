@@ -63,7 +63,8 @@ class BinaryOptions:
     description: Optional[str] = option(
         Str(),
         None,
-        "A human-readable description, kept in the build record and shown by `list --documented`.",
+        "A human-readable description, kept in the build record and shown by "
+        "`python -m pex_backend list --documented`.",
         'description = "The admin console"',
     )
     emit_warnings: Optional[bool] = option(
@@ -147,7 +148,8 @@ class BinaryOptions:
     restartable: bool = option(
         Bool(),
         False,
-        "Whether `python -m pex_backend run` restarts this binary when the project's sources change.",
+        "Whether `python -m pex_backend run NAME` rebuilds and restarts this binary when a source file of the "
+        "project changes (`--restart` / `--no-restart` decide for one run).",
         "restartable = true",
     )
     shebang: Optional[str] = option(

@@ -79,9 +79,9 @@ def interrupted_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def build_binary(path: Path, name: str, output_dir: Path, settings: BuildSettings) -> Tuple[Path, BinarySpec]:
+def build_binary(root: Path, name: str, output_dir: Path, settings: BuildSettings) -> Tuple[Path, BinarySpec]:
     """Build the one PEX named `name` into `output_dir`, as the project's build would build it."""
-    with open_workspace(path) as workspace, contextlib.redirect_stdout(sys.stderr):
+    with open_workspace(root) as workspace, contextlib.redirect_stdout(sys.stderr):
         binary = workspace.binary(name)
         cache = open_cache(settings.cache_dir)
         built = compose([binary], workspace.wheel, workspace.config.table, workspace.root, output_dir, cache)
@@ -120,10 +120,9 @@ def run_once(pex: Path, args: Sequence[str]) -> int:
 
 
 def run_restarting(
-    path: Path, name: str, args: Sequence[str], settings: BuildSettings, workdir: Path, seen: Dict[str, Tuple[int, int]]
+    root: Path, name: str, args: Sequence[str], settings: BuildSettings, workdir: Path, seen: Dict[str, Tuple[int, int]]
 ) -> int:
     """Run the program built in `workdir/1` from the sources `seen`; after each change, the next build."""
-    root = project_root(path)
     generation = 1
     program: Optional[subprocess.Popen] = start(workdir / "1" / f"{name}.pex", args)
     note(f"running {name}; it restarts when a source of the project changes (Ctrl-C stops it)")
@@ -139,7 +138,7 @@ def run_restarting(
             note(f"{first_change(seen, now)} changed; rebuilding {name}")
             seen = now
             try:
-                pex, _ = build_binary(path, name, workdir / str(generation + 1), settings)
+                pex, _ = build_binary(root, name, workdir / str(generation + 1), settings)
             except PexbinError as exc:
                 note(f"error: {exc}")
                 note(f"{name} {'keeps running the previous build' if program else 'waits'} until the next change")
@@ -163,10 +162,11 @@ def run(path: Path, name: str, args: Sequence[str], restart: Optional[bool], set
     workdir = Path(tempfile.mkdtemp(prefix="pexbin-run-"))
     try:
         with interrupted_by_sigterm():
-            seen = snapshot(project_root(path))
-            pex, binary = build_binary(path, name, workdir / "1", settings)
+            root = project_root(path)
+            seen = snapshot(root)
+            pex, binary = build_binary(root, name, workdir / "1", settings)
             if binary.options.restartable if restart is None else restart:
-                return run_restarting(path, binary.name, args, settings, workdir, seen)
+                return run_restarting(root, binary.name, args, settings, workdir, seen)
             return run_once(pex, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

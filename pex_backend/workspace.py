@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Tuple
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .config import TABLE, PexbinConfig, did_you_mean
 from .errors import BuildError, ConfigError
@@ -22,7 +23,10 @@ from .settings import BuildSettings
 from .wheel import WheelContents, read_wheel, reproducible_copy
 
 # In a process of its own: setuptools keeps state between builds in one process, and prints to stdout.
-BUILD_WHEEL = "import sys; from pex_backend.workspace import wheel_here; wheel_here(*sys.argv[1:])"
+BUILD_WHEEL = (
+    "import sys; sys.path.insert(0, sys.argv.pop()); from pex_backend.workspace import wheel_here; "
+    "wheel_here(*sys.argv[1:])"
+)
 MISSING = 3
 
 
@@ -60,8 +64,10 @@ def missing(requirements: Iterable[str]) -> List[str]:
     absent = []
     for text in requirements:
         requirement = Requirement(text)
-        if requirement.marker and not requirement.marker.evaluate():
-            continue
+        if canonicalize_name(requirement.name) == "pex-backend" or (
+            requirement.marker and not requirement.marker.evaluate()
+        ):
+            continue  # not for this interpreter, or this very code
         try:
             installed = version(requirement.name)
         except PackageNotFoundError:
@@ -87,7 +93,7 @@ def wheel_here(directory: str, answer: str) -> None:
 def build_wheel(root: Path, directory: Path) -> Path:
     """The project's wheel, built by setuptools in the project root (with the setuptools installed here)."""
     answer = directory / "wheel-name"
-    command = [sys.executable, "-c", BUILD_WHEEL, str(directory), str(answer)]
+    command = [sys.executable, "-c", BUILD_WHEEL, str(directory), str(answer), str(Path(__file__).parents[1])]
     leftover = root / "build"
     ours = not leftover.exists()  # setuptools' build directory, removed again unless the user had one
     try:

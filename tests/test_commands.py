@@ -129,7 +129,11 @@ class Lines:
     def __init__(self, stream) -> None:
         self.lines: queue.Queue = queue.Queue()
         self.seen: list = []
-        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
+        threading.Thread(target=self.read, args=(stream,), daemon=True).start()
+
+    def read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
 
     def wait_for(self, text: str, deadline: float) -> None:
         while not any(text in line for line in self.seen):
@@ -186,12 +190,18 @@ def test_command_errors_are_one_line_naming_the_argument(sample, args, message):
     assert message in result.stderr
 
 
-def test_a_project_without_a_table_or_a_pyproject_is_named(sample, tmp_path):
+def test_a_project_the_commands_cannot_read_is_named_in_one_line(sample, tmp_path):
     plain = pexbin(sample("plain"), "list", check=False)
     assert plain.returncode == 1 and len(plain.stderr.splitlines()) == 1
     assert "tool.pexbin: " in plain.stderr and "has no [tool.pexbin] table" in plain.stderr
     nowhere = run([sys.executable, "-m", "pex_backend", "list", "--project", tmp_path], check=False)
     assert "--project: " in nowhere.stderr and "no pyproject.toml there" in nowhere.stderr
+    project = sample("ticker")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('["pex-backend"]', '["pex-backend", "no-such-plugin>=1"]'))
+    unbuildable = pexbin(project, "list", check=False)
+    assert unbuildable.returncode == 1 and len(unbuildable.stderr.splitlines()) == 1
+    assert "build-system.requires: " in unbuildable.stderr and "lacks no-such-plugin>=1" in unbuildable.stderr
 
 
 def test_validate_pyproject_uses_the_installed_schema(installer, sample):
