@@ -27,6 +27,8 @@ GRACE = 5.0
 """Seconds a program gets to stop after each signal (SIGINT, then SIGTERM, then SIGKILL)."""
 IGNORED_DIRECTORIES = ("build", "dist", "__pycache__", "node_modules")
 INTERRUPTED = 128 + signal.SIGINT
+Sources = Dict[str, Tuple[int, int]]
+"""Each watched file of the project with its modification time and size."""
 
 
 def note(message: str) -> None:
@@ -40,7 +42,7 @@ def watched(directory: str, name: str) -> bool:
     return not os.path.exists(os.path.join(directory, name, "pyvenv.cfg"))
 
 
-def snapshot(root: Path) -> Dict[str, Tuple[int, int]]:
+def snapshot(root: Path) -> Sources:
     """Each source file of the project with its modification time and size; build outputs, hidden and virtual
     environment directories and bytecode are left out."""
     found = {}
@@ -56,7 +58,7 @@ def snapshot(root: Path) -> Dict[str, Tuple[int, int]]:
     return found
 
 
-def first_change(before: Dict[str, Tuple[int, int]], after: Dict[str, Tuple[int, int]]) -> str:
+def first_change(before: Sources, after: Sources) -> str:
     return next(path for path in sorted({*before, *after}) if before.get(path) != after.get(path))
 
 
@@ -88,8 +90,12 @@ def build_binary(root: Path, name: str, output_dir: Path, settings: BuildSetting
     return built[0].path, binary
 
 
-def start(pex: Path, args: Sequence[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(pex), *args])
+def start(pex: Path, binary: BinarySpec, args: Sequence[str]) -> subprocess.Popen:
+    """Run the PEX with this Python. Unless it inherits the environment's `sys.path`, pex would re-execute itself
+    with a virtual environment's base interpreter (a second start of over a second), so it starts with that."""
+    inherits = binary.options.inherit_path in ("fallback", "prefer")
+    python = sys.executable if inherits else os.path.realpath(sys.executable)
+    return subprocess.Popen([python, str(pex), *args])
 
 
 def stop(program: subprocess.Popen, interrupted: bool = False) -> int:
@@ -111,8 +117,8 @@ def stop(program: subprocess.Popen, interrupted: bool = False) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_once(pex: Path, args: Sequence[str]) -> int:
-    program = start(pex, args)
+def run_once(pex: Path, binary: BinarySpec, args: Sequence[str]) -> int:
+    program = start(pex, binary, args)
     try:
         return exit_status(program.wait())
     except KeyboardInterrupt:
@@ -120,11 +126,17 @@ def run_once(pex: Path, args: Sequence[str]) -> int:
 
 
 def run_restarting(
-    root: Path, name: str, args: Sequence[str], settings: BuildSettings, workdir: Path, seen: Dict[str, Tuple[int, int]]
+    root: Path,
+    built: Tuple[Path, BinarySpec],
+    seen: Sources,
+    args: Sequence[str],
+    settings: BuildSettings,
+    workdir: Path,
 ) -> int:
-    """Run the program built in `workdir/1` from the sources `seen`; after each change, the next build."""
+    """Run the program `built` (into `workdir/1`) from the sources `seen`; after each change, the next build."""
+    name = built[1].name
     generation = 1
-    program: Optional[subprocess.Popen] = start(workdir / "1" / f"{name}.pex", args)
+    program: Optional[subprocess.Popen] = start(*built, args)
     note(f"running {name}; it restarts when a source of the project changes (Ctrl-C stops it)")
     try:
         while True:
@@ -138,7 +150,7 @@ def run_restarting(
             note(f"{first_change(seen, now)} changed; rebuilding {name}")
             seen = now
             try:
-                pex, _ = build_binary(root, name, workdir / str(generation + 1), settings)
+                built = build_binary(root, name, workdir / str(generation + 1), settings)
             except PexbinError as exc:
                 note(f"error: {exc}")
                 note(f"{name} {'keeps running the previous build' if program else 'waits'} until the next change")
@@ -147,7 +159,7 @@ def run_restarting(
                 stop(program)
             shutil.rmtree(workdir / str(generation), ignore_errors=True)
             generation += 1
-            program = start(pex, args)
+            program = start(*built, args)
             note(f"restarted {name}")
     except KeyboardInterrupt:
         if program:
@@ -166,7 +178,7 @@ def run(path: Path, name: str, args: Sequence[str], restart: Optional[bool], set
             seen = snapshot(root)
             pex, binary = build_binary(root, name, workdir / "1", settings)
             if binary.options.restartable if restart is None else restart:
-                return run_restarting(root, binary.name, args, settings, workdir, seen)
-            return run_once(pex, args)
+                return run_restarting(root, (pex, binary), seen, args, settings, workdir)
+            return run_once(pex, binary, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
