@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -387,6 +388,18 @@ def describe_size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
+@contextlib.contextmanager
+def pex_session(cache: Optional[BuildCache], parent: Optional[Path]) -> Iterator[Tuple[Path, Interpreter, PexWorkers]]:
+    """A staging directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
+    staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=parent))
+    python = build_interpreter(cache)
+    try:
+        with PexWorkers(worker_command(cache, python)) as workers:
+            yield staging, python, workers
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def compose(
     binaries: Sequence[BinarySpec],
     wheel: WheelContents,
@@ -397,15 +410,12 @@ def compose(
 ) -> List[BuiltBinary]:
     """Build (or reuse) every binary in a staging directory, then move them all into `output_dir` together."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=output_dir))
-    python = build_interpreter(cache)
-    try:
-        with PexWorkers(worker_command(cache, python)) as workers, ThreadPoolExecutor(JOBS) as pool:
-            with ThreadPoolExecutor(JOBS) as group_pool:
-                builds = [
-                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
-                ]
-                built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
+    with pex_session(cache, output_dir) as (staging, python, workers):
+        with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
+            builds = [
+                GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
+            ]
+            built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:
             destination = output_dir / item.path.name
@@ -417,8 +427,6 @@ def compose(
             else:
                 print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
         return placed
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def target_label(binary: BinarySpec) -> str:
@@ -435,17 +443,12 @@ def resolved_per_target(
     """For each target of `binary`: the third-party distributions its PEX holds there, resolved as the build
     resolves them (from its lockfile when it has one), without the ones it excludes."""
     singles = per_platform(replace(binary, options=replace(binary.options, per_platform=True)))
-    staging = Path(tempfile.mkdtemp(prefix=".pexbin-dependencies-"))
-    python = build_interpreter(cache)
+    with pex_session(cache, None) as (staging, python, workers), ThreadPoolExecutor(JOBS) as pool:
 
-    def resolve(single: BinarySpec) -> Tuple[str, List[str]]:
-        group = replace(ResolveGroup.key_of(single), binaries=(single,))
-        build = GroupBuild(group, wheel, table, project_root, staging, workers, cache, python, single.excludes)
-        resolved = build.dependencies() if group.include_requirements else None
-        return target_label(single), pinned_requirements(pex_info(resolved.parent)) if resolved else []
+        def resolve(single: BinarySpec) -> Tuple[str, List[str]]:
+            group = replace(ResolveGroup.key_of(single), binaries=(single,))
+            build = GroupBuild(group, wheel, table, project_root, staging, workers, cache, python, single.excludes)
+            resolved = build.dependencies() if group.include_requirements else None
+            return target_label(single), pinned_requirements(pex_info(resolved.parent)) if resolved else []
 
-    try:
-        with PexWorkers(worker_command(cache, python)) as workers, ThreadPoolExecutor(JOBS) as pool:
-            return list(pool.map(resolve, singles))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return list(pool.map(resolve, singles))

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import email.parser
-import io
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .compose import resolver_args
+from .compose import base_requirements, resolver_args
 from .config import TABLE, PexbinConfig
 from .errors import ConfigError
 from .pexrun import run_pex3
 from .project import load_config, read_toml
+from .wheel import read_wheel
+from .workspace import build_wheel
 
 
 @dataclass(frozen=True)
@@ -33,27 +31,11 @@ class LockRequest:
     platforms: Tuple[str, ...]
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Hide what setuptools prints while it writes metadata."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
-
-
 def project_metadata(project_root: Path) -> Tuple[Tuple[str, ...], str]:
-    """The project's own requirements (without extras) and requires-python, from setuptools' metadata."""
-    from setuptools import build_meta
-
-    here = os.getcwd()
-    with tempfile.TemporaryDirectory() as directory, quiet():
-        os.chdir(project_root)  # PEP 517 hooks run in the project root
-        try:
-            dist_info = build_meta.prepare_metadata_for_build_wheel(directory)
-        finally:
-            os.chdir(here)
-        metadata = email.parser.Parser().parsestr((Path(directory) / dist_info / "METADATA").read_text())
-    requirements = [r for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r.replace('"', "")]
-    return tuple(requirements), metadata.get("Requires-Python") or ""
+    """The project's own requirements (without extras) and requires-python, from its wheel."""
+    with tempfile.TemporaryDirectory() as directory:
+        wheel = read_wheel(build_wheel(project_root, Path(directory)))
+    return tuple(base_requirements(wheel)), wheel.requires_python or ""
 
 
 def lock_requests(config: PexbinConfig, project_root: Path) -> List[LockRequest]:
