@@ -9,7 +9,7 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import pytest
 
@@ -20,9 +20,10 @@ SAMPLES = ROOT / "sample_projects"
 # What the isolated build environments and the sample projects' resolves need, beside the backend itself.
 WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "validate-pyproject"]
 WHEELHOUSE_REQUIREMENTS.append("tomli; python_version < '3.11'")
-# What pex installs to resolve with a local Python 3.12, its vendored pip being too old for it; downloaded on its
-# own so that it does not pull the build environments' setuptools and wheel back to these versions.
-PEX_PIP_BOOTSTRAP = ["pip==23.2", "setuptools==68.0.0", "wheel==0.40.0"]
+# The pip pex resolves with (pex-backend's default `pip-version`) and what pex installs beside it, as pex's
+# `pex.pip.version` lists them; downloaded on their own so that they do not pull the build environments'
+# setuptools and wheel back to these versions.
+PEX_PIP_BOOTSTRAP = ["pip==26.0.1", "setuptools==80.10.2", "wheel==0.46.3"]
 # An older cowsay, which only a lockfile pins (a resolve without one takes the newest).
 OLDER = ["cowsay==6.0"]
 
@@ -34,11 +35,39 @@ def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, st
     return result
 
 
+# What the tests' copy of this checkout leaves out: what .gitignore ignores, and git's own directory.
+IGNORED = shutil.ignore_patterns(
+    ".git", ".venv", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pex"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every cache pip, uv, pex and pex-backend use, for this session alone: the tests neither read what an
+    earlier run (or the user) left in `~/.cache`, nor leave anything there. Subprocesses inherit them."""
+    root = tmp_path_factory.mktemp("caches")
+    own = {
+        "XDG_CACHE_HOME": root / "xdg",
+        "PIP_CACHE_DIR": root / "pip",
+        "UV_CACHE_DIR": root / "uv",
+        "PEX_ROOT": root / "pex",
+        "PEXBIN_CACHE_DIR": root / "pex-backend",
+    }
+    saved = {name: os.environ.get(name) for name in own}
+    os.environ.update({name: str(path) for name, path in own.items()})
+    yield root
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     house = tmp_path_factory.mktemp("wheelhouse")
     source = tmp_path_factory.mktemp("backend-source") / "pex-backend"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".tox", "build", "*.egg-info", "dist"))
+    shutil.copytree(ROOT, source, ignore=IGNORED)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
     run([sys.executable, "-m", "pip", "download", "-q", "-d", house, *WHEELHOUSE_REQUIREMENTS])
     run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", house, *PEX_PIP_BOOTSTRAP, *OLDER])
@@ -50,13 +79,15 @@ def offline_env(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> D
     """An environment in which pip, uv and pex see the wheelhouse and no index at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "PEX", "PYTHONPATH"))}
     env.update(
+        PIP_CACHE_DIR=os.environ["PIP_CACHE_DIR"],
+        PEX_ROOT=os.environ["PEX_ROOT"],
         PIP_CONFIG_FILE=os.devnull,
         PIP_FIND_LINKS=str(wheelhouse),
         PIP_NO_INDEX="1",
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         UV_FIND_LINKS=str(wheelhouse),
         UV_NO_INDEX="1",
-        UV_CACHE_DIR=str(tmp_path_factory.mktemp("uv-cache")),
+        UV_CACHE_DIR=os.environ["UV_CACHE_DIR"],
         UV_NO_CONFIG="1",
         PEXBIN_CACHE_DIR=str(tmp_path_factory.mktemp("pexbin-cache")),
     )
