@@ -11,6 +11,7 @@ from typing import Callable, Optional
 from .cache import open_cache
 from .compose import compose
 from .config import PexbinConfig
+from .inputs import check_inputs
 from .plan import plan
 from .record import write_record
 from .settings import BuildSettings
@@ -42,6 +43,7 @@ def build_wheel_and_pex_files(
     project_root: Path,
 ) -> str:
     """Build the wheel and every PEX in staging; only when all succeed do they replace earlier artifacts."""
+    check_inputs(config, project_root)
     output_dir = settings.output_dir or wheel_directory
     staging = Path(tempfile.mkdtemp(prefix=".pexbin-wheel-", dir=wheel_directory))
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -18,11 +17,13 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .cache import BuildCache, backend_digest, file_digest, key_of
-from .config import TABLE, TableOptions
+from .config import TableOptions
+from .constraints import running_interpreter_matches
 from .errors import BuildError, ConfigError, PexbinError
+from .inputs import complete_platform_file as checked_platform_file
+from .inputs import lockfile
 from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
@@ -76,37 +77,11 @@ def explain(pex_output: str) -> str:
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
-    version = ".".join(map(str, sys.version_info[:3]))
-    implementation = "PyPy" if sys.implementation.name == "pypy" else "CPython"
-    for constraint in constraints:
-        match = re.match(r"^\s*([A-Za-z]*)\s*(.*)$", constraint)
-        name, specifier = (match.group(1), match.group(2)) if match else ("", constraint)
-        if name and name != implementation:
-            continue
-        try:
-            if SpecifierSet(specifier).contains(version, prereleases=True):
-                return True
-        except InvalidSpecifier:
-            continue
-    return not constraints
+    return running_interpreter_matches(constraints)
 
 
 def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, index: int) -> Path:
-    key = f"{group.binaries[0].key_of('complete-platforms')}[{index}]"
-    file = project_root / path
-    if not file.is_file():
-        raise ConfigError(key, f"{path!r}: no such file in the project root")
-    try:
-        content = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(key, f"{path!r} is not JSON ({exc})") from None
-    if not isinstance(content, dict) or not {"marker_environment", "compatible_tags"} <= set(content):
-        raise ConfigError(
-            key,
-            f"{path!r} is not a complete-platform file: expected `marker_environment` and `compatible_tags`, "
-            "as `python -m pex_backend inspect-platform` writes them",
-        )
-    return file
+    return checked_platform_file(project_root, path, f"{group.binaries[0].key_of('complete-platforms')}[{index}]")
 
 
 def target_args(group: ResolveGroup, project_root: Path, interpreter: Interpreter) -> List[str]:
@@ -169,17 +144,6 @@ def no_interpreter_error(group: ResolveGroup) -> ConfigError:
         f"no interpreter on this machine satisfies {' or '.join(group.interpreter_constraints)}; install one, "
         "or set `platforms` or `complete-platforms` to build for other machines",
     )
-
-
-def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
-    path = project_root / table.resolves[resolve]
-    if not path.is_file():
-        raise ConfigError(
-            f"{TABLE}.resolves.{resolve}",
-            f"{table.resolves[resolve]!r}: no such file in the project root; create it with "
-            "`python -m pex_backend lock`",
-        )
-    return path
 
 
 def lock_args(table: TableOptions, group: ResolveGroup, project_root: Path) -> List[str]:

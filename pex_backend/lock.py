@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from .compose import base_requirements, resolver_args
 from .config import TABLE, PexbinConfig
 from .errors import ConfigError
+from .inputs import check_paths
 from .pexrun import run_pex3
 from .project import load_config, read_toml
 from .wheel import read_wheel
@@ -113,6 +114,7 @@ def lock(project_root: Path, check: bool) -> int:
         raise ConfigError(
             f"{TABLE}.resolves", 'names no lockfile to create; add e.g. `resolves = { default = "pex.lock" }`'
         )
+    check_paths(config, project_root)  # lockfiles are written only inside the project
     status = 0
     for request in lock_requests(config, project_root):
         missing = unsatisfied(request)

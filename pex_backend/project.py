@@ -18,8 +18,12 @@ else:
 def read_toml(path: Path) -> Dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path.name, f"is not UTF-8 text, as TOML must be ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(path.name, f"cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path.name), f"is not valid TOML: {exc}") from None
+        raise ConfigError(path.name, f"is not valid TOML: {exc}") from None
 
 
 def read_pyproject(project_root: Path) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List
 
 from .errors import PexbinError
+from .inputs import check_paths
 from .project import load_config
 
 
@@ -14,8 +15,10 @@ def find_files(dirname: str = "") -> List[str]:
     root = Path(dirname or ".")
     try:
         config = load_config(root)
+        if config is not None:
+            check_paths(config, root)
     except PexbinError:
-        return []  # the build itself reports a bad table, with its key
+        return []  # the build itself reports a bad table or a path out of the project, with its key
     if config is None:
         return []
     return [

@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from .config import TABLE, PexbinConfig, did_you_mean
 from .errors import BuildError, ConfigError
+from .inputs import check_inputs
 from .plan import BinarySpec, plan
 from .project import load_config, read_pyproject
 from .settings import BuildSettings
@@ -120,6 +121,7 @@ def open_workspace(path: Path) -> Iterator[Workspace]:
     config = load_config(root)
     if config is None:
         raise ConfigError(TABLE, f"{root / 'pyproject.toml'} has no [tool.pexbin] table, so it declares no PEX")
+    check_inputs(config, root)
     with tempfile.TemporaryDirectory(prefix="pexbin-workspace-") as directory:
         built = build_wheel(root, Path(directory))
         wheel = read_wheel(reproducible_copy(built, Path(directory) / "for-pex"))
