@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +19,26 @@ from pex_backend.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO 
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
-# What the isolated build environments and the sample projects' resolves need, beside the backend itself.
-WHEELHOUSE_REQUIREMENTS = ["setuptools", "wheel", "packaging", "pex", "cowsay", "validate-pyproject"]
-WHEELHOUSE_REQUIREMENTS.append("tomli; python_version < '3.11'")
-# The pip pex resolves with (pex-backend's default `pip-version`) and what pex installs beside it, as pex's
-# `pex.pip.version` lists them; downloaded on their own so that they do not pull the build environments'
-# setuptools and wheel back to these versions.
-PEX_PIP_BOOTSTRAP = ["pip==26.0.1", "setuptools==80.10.2", "wheel==0.46.3"]
-# An older cowsay, which only a lockfile pins (a resolve without one takes the newest).
-OLDER = ["cowsay==6.0"]
+PINS = Path(__file__).with_name("pins.txt")
+KEPT_WHEELHOUSES = ROOT / ".wheelhouse"
+TIMEOUT = 600
+"""Seconds any command a test runs may take: a hung build fails its test instead of hanging the run."""
 
 
-def run(command: Sequence[object], *, cwd: Path | None = None, env: Dict[str, str] | None = None, check: bool = True):
-    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True)
+def run(
+    command: Sequence[object],
+    *,
+    cwd: Path | None = None,
+    env: Dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = TIMEOUT,
+):
+    try:
+        result = subprocess.run(
+            [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"{command} did not finish in {timeout} s:\n{exc.stdout}\n{exc.stderr}") from None
     if check and result.returncode != 0:
         raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -69,9 +78,30 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("backend-source") / "pex-backend"
     shutil.copytree(ROOT, source, ignore=IGNORED)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
-    run([sys.executable, "-m", "pip", "download", "-q", "-d", house, *WHEELHOUSE_REQUIREMENTS])
-    run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", house, *PEX_PIP_BOOTSTRAP, *OLDER])
+    for wheel in pinned_wheels().iterdir():
+        shutil.copy2(wheel, house)
     return house
+
+
+def pinned_wheels() -> Path:
+    """The wheels `pins.txt` names, downloaded once per version of the file (and interpreter) into .wheelhouse/."""
+    text = PINS.read_text()
+    key = hashlib.sha256(f"{text}{sys.implementation.cache_tag}".encode()).hexdigest()[:16]
+    kept = KEPT_WHEELHOUSES / key
+    if kept.is_dir():
+        return kept
+    KEPT_WHEELHOUSES.mkdir(exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=KEPT_WHEELHOUSES, prefix=".partial-"))
+    pins = [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+    while pins:  # pip takes one version of a project per call
+        batch = list({pin.split("==")[0]: pin for pin in reversed(pins)}.values())
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", partial, *batch])
+        pins = [pin for pin in pins if pin not in batch]
+    try:
+        os.rename(partial, kept)  # a session running at the same time may have kept its own first
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+    return kept
 
 
 @pytest.fixture(scope="session")
