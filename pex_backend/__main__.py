@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, NoReturn, Optional
 
 from . import commands, docs, runner
-from .cache import open_cache
+from .cache import FORMAT, SCRATCH, open_cache, prune, usage
+from .compose import describe_size
 from .errors import BuildError, reports_errors
 from .lock import lock
 from .pexrun import run_pex3
@@ -77,7 +79,57 @@ def parser() -> Parser:
     inspect.add_argument("-o", "--output", type=Path, required=True, help="the JSON file to write")
     lock_parser = command("lock", "create or update the lockfile of each resolve in `resolves`")
     lock_parser.add_argument("--check", action="store_true", help="only check; exit 1 when a lock is stale")
+    cache = command("cache", "show the build cache: where it is, its size and entries per kind", project=False)
+    where = "the build cache (default: PEXBIN_CACHE_DIR, else the user's cache directory)"
+    cache.add_argument("--cache-dir", type=Path, help=where)
+    prune_parser = cache.add_subparsers(dest="action", parser_class=Parser).add_parser(
+        "prune", help="remove entries no build is using", description="remove entries no build is using"
+    )
+    which = prune_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--days", type=days, metavar="N", help="entries not used for N days")
+    which.add_argument("--all", action="store_true", help="every entry, and the directories of older formats")
+    prune_parser.add_argument("--cache-dir", type=Path, default=argparse.SUPPRESS, help=where)
     return main
+
+
+def days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"expected a number of days (0 or more), got {text!r}")
+    return value
+
+
+def cache_dir(given: Optional[Path]) -> Path:
+    """The build cache builds use here (the one PEXBIN_NO_CACHE turns off, too)."""
+    if given:
+        return given.expanduser().resolve()
+    found = read(None, {k: v for k, v in os.environ.items() if k != "PEXBIN_NO_CACHE"}).cache_dir
+    assert found is not None
+    return found
+
+
+def cache_command(args: argparse.Namespace) -> None:
+    root = cache_dir(args.cache_dir)
+
+    def counted(count: int) -> str:
+        return f"{count} {'entry' if count == 1 else 'entries'}"
+
+    if args.action == "prune":
+        removed, freed, busy = prune(root, None if args.all else args.days * 86400)
+        unused = "" if args.all else f" unused for {args.days:g} day{'' if args.days == 1 else 's'}"
+        kept = f"; kept {counted(busy)} in use by a running build" if busy else ""
+        print(f"removed {counted(removed)}{unused} ({describe_size(freed)}) from {root}{kept}")
+        return
+    rows = usage(root)
+    print(f"build cache: {root} (format v{FORMAT})")
+    for kind, count, size in rows:
+        label = "scratch" if kind == SCRATCH else kind if count is not None else f"{kind} (older format)"
+        print(f"  {label:<20}{counted(count) if count is not None else '':<12}{describe_size(size):>9}")
+    total = sum(count or 0 for _, count, _ in rows)
+    print(f"  {'total':<20}{counted(total):<12}{describe_size(sum(size for _, _, size in rows)):>9}")
 
 
 @reports_errors
@@ -114,6 +166,8 @@ def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
         return lock(args.project.resolve(), args.check)
     elif args.command == "run":
         return runner.run(args.project, args.name, program_args, args.restart, read(None))
+    elif args.command == "cache":
+        cache_command(args)
     else:
         with open_workspace(args.project) as workspace:
             if args.command == "list":

@@ -1,15 +1,23 @@
-"""What `build_wheel` does beyond setuptools: plan the PEX files and compose them, all or nothing."""
+"""What `build_wheel` does beyond setuptools: plan the PEX files, compose them, and publish them all or nothing.
+
+Every artifact (the wheel, each PEX, the build record) is staged on its destination's file system, in the cache's
+scratch area or else in a hidden directory of the destination, and flushed to disk; then one run of renames puts
+them in place, the old record first out and the new record last in, so that a file in the output directory is
+always a complete artifact and no record ever names a file it does not describe.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .cache import open_cache
-from .compose import compose
+from .cache import BuildCache, claim_directory, lock, open_cache, remove_leftovers
+from .compose import announce, compose
 from .config import PexbinConfig
 from .inputs import check_inputs
 from .plan import plan
@@ -17,12 +25,26 @@ from .record import write_record
 from .settings import BuildSettings
 from .wheel import read_wheel, reproducible_copy
 
+# pip builds wheels into a temporary directory and keeps only the wheel. Older pips name it `pip-wheel-*`; every
+# pip since 20.3 (pex's vendored one included) runs a build under its build tracker, which it names in the
+# environment of the backend (`PIP_BUILD_TRACKER`, `PIP_REQ_TRACKER` before pip 22.1).
 PIP_TEMPORARY_DIRECTORY = "pip-wheel-"
+PIP_TRACKERS = ("PIP_BUILD_TRACKER", "PIP_REQ_TRACKER")
 MINIMUM_PEX = "pex>=2.60"
+# A build's staging directory in an output directory (when the cache is off or on another file system), claimed
+# by its process; older backends staged under the second prefix too. A later build removes those of dead builds.
+STAGING_PREFIXES = (".pexbin-staging-", ".pexbin-wheel-")
+# For the tests alone: a file the build writes once everything is staged, waiting until it is removed, so that a
+# test can kill the build right before the run of renames.
+PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
 
 
 def pex_requirement(config: PexbinConfig) -> str:
     return f"pex=={config.table.pex_version}" if config.table.pex_version else MINIMUM_PEX
+
+
+def built_by_pip(wheel_directory: Path) -> bool:
+    return wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_TRACKERS)
 
 
 def reason_to_skip(config: Optional[PexbinConfig], settings: BuildSettings, wheel_directory: Path) -> Optional[str]:
@@ -30,9 +52,123 @@ def reason_to_skip(config: Optional[PexbinConfig], settings: BuildSettings, whee
         return "no [tool.pexbin] table"
     if settings.skip:
         return "PEX files turned off by pexbin.skip"
-    if settings.output_dir is None and wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY):
+    if settings.output_dir is None and built_by_pip(wheel_directory):
         return "pip keeps only the wheel; set -C pexbin.output-dir=DIR (or PEXBIN_OUTPUT_DIR) to get PEX files"
     return None
+
+
+def flush(path: Path, directory: bool = False) -> None:
+    """Write a file (or a directory's entries) to disk; some systems cannot do it for directories."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+def durable(path: Path) -> None:
+    """Flush a staged file, or every file and directory of a staged tree, to disk."""
+    if path.is_dir() and not path.is_symlink():
+        for root, _, names in os.walk(path):
+            for name in names:
+                if not os.path.islink(os.path.join(root, name)):
+                    flush(Path(root, name))
+            flush(Path(root), directory=True)
+    else:
+        flush(path)
+    flush(path.parent, directory=True)
+
+
+@contextlib.contextmanager
+def taking_turns(directories: Sequence[Path]) -> Iterator[None]:
+    """An exclusive lock on each directory, so that builds publishing into the same one take turns."""
+    held: List[int] = []
+    try:
+        for directory in sorted(set(directories)):
+            with contextlib.suppress(OSError):  # a system that cannot open directories has no locks on them
+                held.append(os.open(directory, os.O_RDONLY))
+                lock(held[-1], exclusive=True)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def pause_for_tests() -> None:
+    flag = os.environ.get(PAUSE_BEFORE_PUBLISH)
+    if flag:
+        Path(flag).write_text(f"{os.getpid()}\n")
+        while os.path.lexists(flag):
+            time.sleep(0.05)
+
+
+class Publication:
+    """A build's artifacts, staged beside (on the file system of) their destinations, then put in place together."""
+
+    def __init__(self, cache: Optional[BuildCache]) -> None:
+        self.cache = cache
+        self.stages: Dict[Path, Path] = {}
+        self.claimed: List[Tuple[Path, int]] = []
+        self.moves: List[Tuple[Path, Path]] = []
+
+    def __enter__(self) -> Publication:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Stages in the cache's scratch area go with the cache's session; those in output directories go here.
+        for path, fd in self.claimed:
+            shutil.rmtree(path, ignore_errors=True)
+            os.close(fd)
+
+    def staging(self, destination: Path) -> Path:
+        """A directory of this build's on `destination`'s file system: in the cache's scratch area when that is
+        on it, else a hidden one in `destination` (after removing those that killed builds left there)."""
+        if destination not in self.stages:
+            destination.mkdir(parents=True, exist_ok=True)
+            for prefix in STAGING_PREFIXES:
+                remove_leftovers(destination, prefix)
+            if self.cache and os.stat(self.cache.root).st_dev == os.stat(destination).st_dev:
+                stage = self.cache.fresh()
+            else:
+                stage, fd = claim_directory(destination, STAGING_PREFIXES[0])
+                self.claimed.append((stage, fd))
+            (stage / ".aside").mkdir()
+            self.stages[destination] = stage
+        return self.stages[destination]
+
+    def add(self, staged: Path, destination: Path) -> None:
+        self.moves.append((staged, destination))
+
+    def commit(self, record: Path, destination: Path) -> None:
+        """Put every added artifact in place, and the build record `record` (naming them) at `destination`."""
+        for staged, _ in [*self.moves, (record, destination)]:
+            durable(staged)
+        pause_for_tests()
+        with taking_turns([final.parent for _, final in [*self.moves, (record, destination)]]):
+            renames = [(destination, self.aside(destination))] if os.path.lexists(destination) else []
+            for staged, final in self.moves:
+                is_directory = final.is_dir() and not final.is_symlink()
+                if os.path.lexists(final) and (staged.is_dir() or is_directory):
+                    renames.append((final, self.aside(final)))  # a directory cannot be renamed over
+                renames.append((staged, final))
+            renames.append((record, destination))
+            # The run of renames, doing nothing else: the old record out first, the new one in last.
+            for source, target in renames:
+                os.replace(source, target)
+        for directory in {final.parent for _, final in self.moves} | {destination.parent}:
+            flush(directory, directory=True)
+
+    def aside(self, final: Path) -> Path:
+        """Where what `final` replaces goes, to be removed with the staging directory."""
+        return self.stages[final.parent] / ".aside" / final.name
 
 
 def build_wheel_and_pex_files(
@@ -45,14 +181,22 @@ def build_wheel_and_pex_files(
     """Build the wheel and every PEX in staging; only when all succeed do they replace earlier artifacts."""
     check_inputs(config, project_root)
     output_dir = settings.output_dir or wheel_directory
-    staging = Path(tempfile.mkdtemp(prefix=".pexbin-wheel-", dir=wheel_directory))
+    cache = open_cache(settings.cache_dir)
     try:
-        basename = build_wheel(str(staging))
-        wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
-        binaries = plan(config, wheel, project_root, settings)
-        built = compose(binaries, wheel, config.table, project_root, output_dir, open_cache(settings.cache_dir))
-        write_record(built, wheel, output_dir)
-        os.replace(staging / basename, wheel_directory / basename)
-        return basename
+        with Publication(cache) as publication:
+            staging = publication.staging(wheel_directory)
+            basename = build_wheel(str(staging))
+            wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
+            binaries = plan(config, wheel, project_root, settings)
+            pex_staging = publication.staging(output_dir)
+            built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
+            record = write_record(built, wheel, pex_staging)
+            publication.add(staging / basename, wheel_directory / basename)
+            for item in built:
+                publication.add(item.path, output_dir / item.path.name)
+            publication.commit(record, output_dir / record.name)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if cache:
+            cache.close()
+    announce([replace(item, path=output_dir / item.path.name) for item in built])
+    return basename

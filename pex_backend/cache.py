@@ -1,24 +1,44 @@
-"""The build cache: resolved requirements and built PEX files, each under a key of everything it depends on.
+"""The build cache: resolved requirements, built PEX files, the compiled copy of pex and the interpreter link,
+each under a key of everything it depends on.
 
-Entries are directories that never change once published: a build fills a fresh directory and renames it into
-place, so two builds running at once never see a half-written entry (the first to finish wins, the other's copy
-is dropped).
+An entry is a directory that never changes once published: a build fills a fresh directory in its own part of
+the scratch area (`tmp`), writes the entry's manifest (the size and sha256 of every file, the target of every
+link) and renames the directory into place, so builds running at once never see a half-written entry (the first
+to finish wins, the other uses its own copy once). Every reuse checks the entry against its manifest: a damaged or
+incomplete entry is dropped and built again, never used. A build holds a shared lock on the manifest of each entry
+it uses until it ends, so that `prune` takes away only entries no build is using: a build sees an entry whole or
+not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+import weakref
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Tuple
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; leftovers are then told apart by their age alone
+    fcntl = None  # type: ignore[assignment]
 
 # Bumped when what an entry holds, or what its key covers, changes.
-FORMAT = 1
+FORMAT = 2
+KINDS = ("resolves", "pex", "pex-copies", "interpreters")
+MANIFEST = "manifest.json"
+SCRATCH = "tmp"
+# A scratch directory no live process holds: being made (for at most a moment) until this old, else a leftover.
+UNCLAIMED_SECONDS = 60
+# Where locks are not available, a claimed scratch directory is taken for a leftover at this age.
+UNLOCKABLE_SECONDS = 24 * 3600
 
 
 def default_cache_dir() -> Path:
@@ -45,53 +65,329 @@ def backend_digest() -> str:
     return digest.hexdigest()
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
+    """The file's sha256; with `copy_to`, also a copy of exactly the bytes hashed."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(path.open("rb"))
+        copy = stack.enter_context(copy_to.open("xb")) if copy_to else None
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
+            if copy:
+                copy.write(block)
+    if copy_to:
+        shutil.copystat(path, copy_to)
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class BuildCache:
-    root: Path
+def size_of(path: Path) -> int:
+    """The bytes of a file, or of every file below a directory (links not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    return sum(os.lstat(os.path.join(root, name)).st_size for root, _, names in os.walk(path) for name in names)
 
-    def entry(self, kind: str, key: str) -> Optional[Path]:
-        """The published entry for `key`, if any."""
-        path = self.root / f"v{FORMAT}" / kind / key
-        if not path.is_dir():
-            return None
-        os.utime(path)  # when it was last used, for whoever prunes the cache by age
-        return path
+
+def age(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def lock(fd: int, exclusive: bool, wait: bool = True) -> Optional[bool]:
+    """Lock an open file: True when locked, False when another process holds it, None when locks are unavailable."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def claim_directory(parent: Path, prefix: str) -> Tuple[Path, int]:
+    """A new directory in `parent` and the descriptor of its lock, which this process holds until it ends: a later
+    build tells a killed build's leftover (its lock free) from a running build's by trying to take it."""
+    fresh = Path(tempfile.mkdtemp(prefix=f"{prefix}new-", dir=parent))
+    fd = os.open(fresh / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock(fd, exclusive=True)
+    claimed = parent / f"{prefix}{os.getpid()}-{fresh.name[len(prefix) + 4 :]}"
+    os.rename(fresh, claimed)  # a leftover's name only once its lock is held
+    return claimed, fd
+
+
+def is_leftover(path: Path, prefix: str) -> bool:
+    """Whether a directory made by `claim_directory` (or by an older backend) belongs to no running process."""
+    if path.name.startswith(f"{prefix}new-"):
+        return age(path) > UNCLAIMED_SECONDS
+    try:
+        fd = os.open(path / "lock", os.O_RDWR)
+    except OSError:
+        return age(path) > UNCLAIMED_SECONDS
+    try:
+        free = lock(fd, exclusive=True, wait=False)
+    finally:
+        os.close(fd)
+    return free if free is not None else age(path) > UNLOCKABLE_SECONDS
+
+
+def remove_leftovers(parent: Path, prefix: str) -> int:
+    """Remove what killed builds left in `parent` under names starting with `prefix`; how many there were."""
+    try:
+        names = [name for name in os.listdir(parent) if name.startswith(prefix)]
+    except OSError:
+        return 0
+    leftovers = [parent / name for name in names if is_leftover(parent / name, prefix)]
+    for path in leftovers:
+        remove(path)
+    return len(leftovers)
+
+
+def manifest_of(directory: Path) -> Dict[str, Any]:
+    """What an entry holds: each file's size and sha256, each link's target, each directory."""
+    files: Dict[str, Any] = {}
+    links: Dict[str, str] = {}
+    directories: List[str] = []
+    for root, dirs, names in os.walk(directory):
+        for name in sorted(dirs + names):
+            path = Path(root, name)
+            relative = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                links[relative] = os.readlink(path)
+            elif name in dirs:
+                directories.append(relative)
+            elif relative != MANIFEST:
+                files[relative] = {"size": path.stat().st_size, "sha256": file_digest(path)}
+    return {"files": files, "links": links, "directories": directories}
+
+
+def damage(directory: Path, manifest: Dict[str, Any], copy: Optional[Tuple[str, Path]] = None) -> Optional[str]:
+    """How the entry differs from its manifest (None when it does not); with `copy` = (name, destination), also
+    copy the entry's file or directory `name` to `destination`, the copy being what was checked."""
+    name, destination = copy or ("", Path())
+
+    def copied(relative: str) -> Optional[Path]:
+        if copy and relative == name:
+            return destination
+        return destination / relative[len(name) + 1 :] if copy and relative.startswith(f"{name}/") else None
+
+    relative = MANIFEST
+    try:
+        for relative in manifest["directories"]:
+            target = copied(relative)
+            if not (directory / relative).is_dir():
+                return f"{relative}/ is missing"
+            if target:
+                target.mkdir(parents=True, exist_ok=True)
+        for relative, link in manifest["links"].items():
+            found = os.readlink(directory / relative)
+            if found != link:
+                return f"{relative} points to {found}, not {link}"
+            target = copied(relative)
+            if target:
+                os.symlink(link, target)
+        for relative, expected in manifest["files"].items():
+            path = directory / relative
+            if not path.is_file():
+                return f"{relative} is missing"
+            if path.stat().st_size != expected["size"]:
+                return f"{relative} size differs ({path.stat().st_size} bytes, not {expected['size']})"
+            if file_digest(path, copied(relative)) != expected["sha256"]:
+                return f"{relative} sha256 differs"
+    except FileNotFoundError:
+        return f"{relative} is missing"
+    except (KeyError, TypeError, AttributeError):
+        return "its manifest is unreadable"
+    return None
+
+
+def release(session: List[Optional[Path]], held: List[int]) -> None:
+    """End a build's use of the cache: its scratch directory goes, and so do its locks."""
+    if session[0] is not None:
+        shutil.rmtree(session[0], ignore_errors=True)
+    for fd in held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    held.clear()
+
+
+class BuildCache:
+    """One process's use of the build cache at `root`; `close` (or the process's end) lets go of it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.base = root / f"v{FORMAT}"
+        self.session: List[Optional[Path]] = [None]
+        self.held: List[int] = []
+        self.mutex = threading.Lock()
+        self.close = weakref.finalize(self, release, self.session, self.held)
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.base / kind / key
 
     def fresh(self) -> Path:
-        """An empty directory on the cache's file system, to fill and then `publish`."""
-        scratch = self.root / f"v{FORMAT}" / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=scratch))
+        """An empty directory in this build's own part of the scratch area, on the cache's file system: to fill and
+        `publish`, or to stage a build's artifacts. Whatever is left there goes when the build ends."""
+        with self.mutex:
+            if self.session[0] is None:
+                (self.base / SCRATCH).mkdir(parents=True, exist_ok=True)
+                self.session[0], fd = claim_directory(self.base / SCRATCH, "build-")
+                self.held.append(fd)
+            return Path(tempfile.mkdtemp(dir=self.session[0]))
+
+    def hold(self, manifest: Path) -> Optional[int]:
+        """A shared lock on an entry's manifest (waiting while `prune` takes the entry away), or None when the
+        entry is not (or no longer) there."""
+        try:
+            fd = os.open(manifest, os.O_RDONLY)
+        except OSError:
+            return None
+        lock(fd, exclusive=False)
+        try:
+            still_there = os.path.samestat(os.fstat(fd), os.stat(manifest))
+        except OSError:
+            still_there = False
+        if not still_there:
+            os.close(fd)
+            return None
+        with self.mutex:
+            self.held.append(fd)
+        return fd
+
+    def checked(self, kind: str, key: str, what: str, copy: Optional[Tuple[str, Path]] = None) -> Optional[Path]:
+        """The entry for `key` when it is whole, else None: a damaged one is dropped with a notice. With `copy` =
+        (name, destination), the entry's `name` is also copied to `destination`, and the copy is what is checked."""
+        path = self.path(kind, key)
+        if not path.is_dir():
+            return None
+        fd = self.hold(path / MANIFEST)
+        if fd is None:
+            problem = "its manifest is missing" if path.is_dir() else None
+        else:
+            try:
+                with open(os.dup(fd), "rb") as file:  # the manifest locked, wherever its name now points
+                    manifest = json.loads(file.read())
+            except ValueError:
+                problem = "its manifest is unreadable"
+            else:
+                problem = damage(path, manifest, copy)
+        if problem is None and fd is not None:
+            os.utime(path)  # when it was last used, for `prune --days`
+            return path
+        if copy:
+            remove(copy[1])
+        if problem:
+            self.drop(path, f"{what}: {problem}")
+        return None
+
+    def drop(self, path: Path, why: str) -> None:
+        """Take a damaged entry out of the cache: renamed aside first, so no build sees it half removed."""
+        aside = self.fresh() / "dropped"
+        try:
+            os.rename(path, aside)
+        except OSError:
+            return  # another build dropped it first
+        shutil.rmtree(aside, ignore_errors=True)
+        print(f"pex-backend: dropped a damaged build cache entry ({why}); building it again", flush=True)
 
     def publish(self, filled: Path, kind: str, key: str, inputs: Any) -> Path:
-        """Make a filled directory the entry for `key`; if another build published it first, keep theirs."""
+        """Make a filled directory the entry for `key`, with its manifest, and hold it for this build. If another
+        build published it first, theirs stays and this build uses its own copy from the scratch area."""
         (filled / "inputs.json").write_text(json.dumps(inputs, indent=2, sort_keys=True) + "\n")
-        destination = self.root / f"v{FORMAT}" / kind / key
+        (filled / MANIFEST).write_text(json.dumps(manifest_of(filled), indent=1, sort_keys=True) + "\n")
+        self.hold(filled / MANIFEST)  # the lock follows the file through the rename
+        destination = self.path(kind, key)
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(filled, destination)
         except OSError:
             if not destination.is_dir():
                 raise
-            shutil.rmtree(filled, ignore_errors=True)
+            return filled
         return destination
 
 
 def open_cache(root: Optional[Path]) -> Optional[BuildCache]:
-    """The cache at `root`, or None (with a notice) when it is turned off or cannot be written."""
+    """The cache at `root`, or None (with a notice) when it is turned off or cannot be written. What killed builds
+    left in its scratch area is removed."""
     if root is None:
         return None
     try:
-        (root / f"v{FORMAT}").mkdir(parents=True, exist_ok=True)
+        (root / f"v{FORMAT}" / SCRATCH).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"pex-backend: not caching builds, {root} cannot be written ({exc.strerror})", flush=True)
         return None
+    remove_leftovers(root / f"v{FORMAT}" / SCRATCH, "build-")
     return BuildCache(root)
+
+
+def usage(root: Path) -> List[Tuple[str, Optional[int], int]]:
+    """(kind, entries, bytes) for each kind of entry, for the scratch area (entries: the directories of builds)
+    and for each older format's directory (entries: None)."""
+    base = root / f"v{FORMAT}"
+    rows: List[Tuple[str, Optional[int], int]] = []
+    for kind in (*KINDS, SCRATCH):
+        entries = list((base / kind).iterdir()) if (base / kind).is_dir() else []
+        rows.append((kind, len(entries), sum(size_of(entry) for entry in entries)))
+    others = sorted(p for p in root.glob("v*") if p.is_dir() and p.name != base.name) if root.is_dir() else []
+    return rows + [(other.name, None, size_of(other)) for other in others]
+
+
+def prune(root: Path, unused_for: Optional[float]) -> Tuple[int, int, int]:
+    """Remove the entries not used for `unused_for` seconds (every entry, and older formats, for None) that no
+    build is using, and what killed builds left: (entries removed, bytes freed, entries kept as in use)."""
+    cache = open_cache(root)
+    if cache is None:
+        return 0, 0, 0
+    removed = freed = busy = 0
+    try:
+        for kind in KINDS:
+            folder = cache.base / kind
+            for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if unused_for is not None and age(entry) < unused_for:
+                    continue
+                size = take_away(cache, entry)
+                if size is None:
+                    busy += 1
+                else:
+                    removed, freed = removed + 1, freed + size
+        if unused_for is None:
+            for other in root.glob("v*"):
+                if other.is_dir() and other.name != cache.base.name:
+                    freed += take_away(cache, other) or 0
+    finally:
+        cache.close()
+    return removed, freed, busy
+
+
+def take_away(cache: BuildCache, entry: Path) -> Optional[int]:
+    """Remove an entry no build holds, renaming it aside under its exclusive lock first; its size, or None when a
+    build is using it."""
+    try:
+        fd: Optional[int] = os.open(entry / MANIFEST, os.O_RDWR)
+    except OSError:
+        fd = None  # a damaged entry, or an older format's directory
+    try:
+        if fd is not None and lock(fd, exclusive=True, wait=False) is False:
+            return None
+        size = size_of(entry)
+        aside = cache.fresh() / "pruned"
+        try:
+            os.rename(entry, aside)
+        except OSError:
+            return 0
+    finally:
+        if fd is not None:
+            os.close(fd)
+    shutil.rmtree(aside, ignore_errors=True)
+    return size

@@ -18,7 +18,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 
-from .cache import BuildCache, backend_digest, file_digest, key_of
+from .cache import BuildCache, backend_digest, file_digest, key_of, size_of
 from .config import TableOptions
 from .constraints import running_interpreter_matches
 from .errors import BuildError, ConfigError, PexbinError
@@ -174,8 +174,42 @@ def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
     if path.is_absolute() and path.is_file():
         return file_digest(path)
     if path.is_absolute() and path.is_dir():
-        return " ".join(sorted(os.listdir(path)))
+        # A directory of wheels (find-links): each file's name, size and mtime, as a rebuilt wheel changes them.
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+        return " ".join(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries if e.is_file())
     return arg
+
+
+def pip_configuration_files() -> List[Path]:
+    """The configuration files pip reads (existing or not), in pip's order: `PIP_CONFIG_FILE` (`os.devnull`: no
+    file at all), global, user (not when `PIP_CONFIG_FILE` exists), site.
+
+    As `Configuration.iter_config_files` lists them (pip/_internal/configuration.py and utils/appdirs.py, the same
+    in pex's vendored pip 20.3.4 and in pip 26; https://pip.pypa.io/en/stable/topics/configuration/#location),
+    taking both where they differ (macOS' user directory). Not asked of pip at build time: pex's vendored copy does
+    not import on Python 3.12+, and a build environment may have no pip of its own; a test asks both pips.
+    """
+    config_file = os.environ.get("PIP_CONFIG_FILE")
+    if config_file == os.devnull:
+        return []
+    home, name = Path.home(), "pip.ini" if sys.platform == "win32" else "pip.conf"
+    if sys.platform == "win32":
+        global_dirs = [Path(os.environ.get("ALLUSERSPROFILE") or "C:/ProgramData") / "pip"]
+        user_dirs = [home / "pip", Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "pip"]
+    elif sys.platform == "darwin":
+        global_dirs = [Path("/Library/Application Support/pip")]
+        user_dirs = [home / ".pip", home / "Library" / "Application Support" / "pip", home / ".config" / "pip"]
+    else:
+        xdg_dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+        global_dirs = [Path(d).expanduser() / "pip" for d in xdg_dirs] + [Path("/etc")]
+        user_dirs = [home / ".pip", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "pip"]
+    files = [Path(config_file)] if config_file else []
+    files += [d / name for d in global_dirs]
+    if not (config_file and os.path.exists(config_file)):
+        files += [d / name for d in user_dirs]
+    # The site file of the interpreter pip runs with: the base interpreter (pex's vendored pip) or a virtual
+    # environment (this build's, or the one pex makes for a newer pip, which nobody configures).
+    return files + [Path(prefix) / name for prefix in dict.fromkeys((sys.prefix, sys.base_prefix))]
 
 
 def pip_configuration() -> Dict[str, str]:
@@ -183,10 +217,8 @@ def pip_configuration() -> Dict[str, str]:
     found = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
     for link in os.environ.get("PIP_FIND_LINKS", "").split():
         found[f"PIP_FIND_LINKS {link}"] = stable(link)
-    files = [os.environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf"]
-    for name in files:
-        path = Path(name).expanduser()
-        if name and path.is_file():
+    for path in pip_configuration_files():
+        if path.is_file():
             found[str(path)] = file_digest(path)
     return found
 
@@ -252,7 +284,7 @@ class GroupBuild:
         if not self.requirements:
             return None
         what = f"{self.project}'s requirements"
-        found = self.cache.entry("resolves", self.resolve_key) if self.cache else None
+        found = self.cache.checked("resolves", self.resolve_key, f"resolve of {what}") if self.cache else None
         if found:
             print(f"pex-backend: reused the resolve of {what} from the build cache", flush=True)
             return found / "resolve" / ".deps"
@@ -270,6 +302,10 @@ class GroupBuild:
         shared = f" once for {count} PEX files" if count > 1 else ""
         print(f"pex-backend: resolved {what}{shared} ({time.monotonic() - started:.1f} s)", flush=True)
         if self.cache:
+            # What later builds read (the wheels, and PEX-INFO for `dependencies`), not pex's bootstrap code.
+            for path in (directory / "resolve").iterdir():
+                if path.name not in (".deps", "PEX-INFO"):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
             directory = self.cache.publish(directory, "resolves", self.resolve_key, self.inputs)
         return directory / "resolve" / ".deps"
 
@@ -291,11 +327,12 @@ class GroupBuild:
         return key_of(self.resolve_key, self.wheel_digest, binary.name, binary_args(binary))
 
     def reuse(self, binary: BinarySpec) -> Optional[BuiltBinary]:
-        entry = self.cache.entry("pex", self.key(binary)) if self.cache else None
-        if not entry:
+        """The cached PEX, copied out of the cache (the copy checked against the entry's manifest)."""
+        if not self.cache:
             return None
         output = self.staging / f"{binary.name}.pex"
-        copy_path(entry / output.name, output)
+        if not self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output)):
+            return None
         return BuiltBinary(binary, output, 0.0, reused=True)
 
     def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
@@ -329,33 +366,24 @@ def copy_path(source: Path, destination: Path) -> None:
         shutil.copy2(source, destination)
 
 
-def replace_path(source: Path, destination: Path) -> None:
-    """Move a built file or directory into place, replacing what was there only at the last moment."""
-    if destination.is_dir() and not destination.is_symlink():
-        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        os.replace(destination, old)
-        os.replace(source, destination)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        if destination.exists() and source.is_dir():
-            destination.unlink()
-        os.replace(source, destination)
-
-
-def path_size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
-
-
 def describe_size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
+def announce(built: Sequence[BuiltBinary]) -> None:
+    """One line per PEX, once it is in place."""
+    for item in built:
+        size = describe_size(size_of(item.path))
+        if item.reused:
+            print(f"pex-backend: reused {item.path.name} from the build cache ({size})", flush=True)
+        else:
+            print(f"pex-backend: wrote {item.path.name} ({size}, {item.seconds:.1f} s)", flush=True)
+
+
 @contextlib.contextmanager
 def pex_session(cache: Optional[BuildCache], parent: Optional[Path]) -> Iterator[Tuple[Path, Interpreter, PexWorkers]]:
-    """A staging directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
-    staging = Path(tempfile.mkdtemp(prefix=".pexbin-staging-", dir=parent))
+    """A work directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
+    staging = Path(tempfile.mkdtemp(prefix="pexbin-work-", dir=parent))
     python = build_interpreter(cache)
     try:
         with PexWorkers(worker_command(cache, python)) as workers:
@@ -371,8 +399,11 @@ def compose(
     project_root: Path,
     output_dir: Path,
     cache: Optional[BuildCache],
+    announced: bool = True,
 ) -> List[BuiltBinary]:
-    """Build (or reuse) every binary in a staging directory, then move them all into `output_dir` together."""
+    """Build (or reuse) every binary into `output_dir`, a directory no one else looks into until the caller is done
+    (a build's staging directory, which the build publishes; `run`'s temporary one). Without `announced`, the
+    caller prints the lines (`announce`) once the files are in place."""
     output_dir.mkdir(parents=True, exist_ok=True)
     with pex_session(cache, output_dir) as (staging, python, workers):
         with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
@@ -383,14 +414,11 @@ def compose(
         placed = []
         for item in built:
             destination = output_dir / item.path.name
-            replace_path(item.path, destination)
+            os.replace(item.path, destination)  # from the work directory inside it
             placed.append(replace(item, path=destination))
-            size = describe_size(path_size(destination))
-            if item.reused:
-                print(f"pex-backend: reused {destination.name} from the build cache ({size})", flush=True)
-            else:
-                print(f"pex-backend: wrote {destination.name} ({size}, {item.seconds:.1f} s)", flush=True)
-        return placed
+    if announced:
+        announce(placed)
+    return placed
 
 
 def target_label(binary: BinarySpec) -> str:

@@ -14,7 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from .cache import FORMAT, BuildCache, key_of
+from .cache import BuildCache, key_of
 from .errors import BuildError
 
 JOBS = max(1, os.cpu_count() or 1)
@@ -32,7 +32,7 @@ def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
     import pex
 
     key = key_of("pex", version("pex"), sys.version, sys.implementation.cache_tag)
-    found = cache.entry("pex-copies", key)
+    found = cache.checked("pex-copies", key, f"pex copy of pex {version('pex')}")
     if found:
         return found
     fresh = cache.fresh()
@@ -59,17 +59,16 @@ def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
     real = os.path.realpath(sys.executable)
     if cache is None or real == sys.executable:
         return fallback
-    directory = cache.root / f"v{FORMAT}" / "interpreters" / key_of(real)
-    link = directory / os.path.basename(real)
-    try:
-        if not link.exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            partial = directory / f".{link.name}.{os.getpid()}"
-            os.symlink(real, partial)
-            os.replace(partial, link)
-    except OSError:
-        return fallback
-    return Interpreter(str(link), str(directory))
+    key, name = key_of(real), os.path.basename(real)
+    directory = cache.checked("interpreters", key, f"interpreter link {name}")  # checks where the link points
+    if directory is None:
+        try:
+            fresh = cache.fresh()
+            os.symlink(real, fresh / name)
+        except OSError:
+            return fallback
+        directory = cache.publish(fresh, "interpreters", key, {"python": real})
+    return Interpreter(str(directory / name), str(directory))
 
 
 def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> List[str]:

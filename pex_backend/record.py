@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
 from packaging.utils import canonicalize_name
 
-from .cache import file_digest
-from .compose import BuiltBinary, path_size
+from .cache import file_digest, size_of
+from .compose import BuiltBinary
 from .pexinfo import pex_info, pinned_requirements
 from .wheel import WheelContents
 
@@ -36,7 +35,7 @@ def entry(item: BuiltBinary) -> Dict[str, Any]:
         "description": options.description,
         "tags": list(options.tags),
         "sha256": sha256_of(item.path),
-        "size": path_size(item.path),
+        "size": size_of(item.path),
         "layout": options.layout,
         "interpreter_constraints": list(info.get("interpreter_constraints", [])),
         "platforms": list(options.platforms),
@@ -51,15 +50,15 @@ def record_path(wheel: WheelContents, output_dir: Path) -> Path:
     return output_dir / f"{canonicalize_name(wheel.name).replace('-', '_')}-{wheel.version}.pexbin.json"
 
 
-def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, output_dir: Path) -> Path:
+def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: Path) -> Path:
+    """Write the record of `built` (staged PEX files) into `directory`, a staging directory: the build puts it in
+    place after the files it describes."""
     record = {
         "project": wheel.name,
         "version": wheel.version,
         "wheel": wheel.path.name,
         "binaries": [entry(item) for item in built],
     }
-    path = record_path(wheel, output_dir)
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    path = record_path(wheel, directory)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path

@@ -10,6 +10,7 @@ from typing import Dict
 
 from conftest import listing, pex_info, run, run_pex
 
+from pex_backend.cache import FORMAT
 from pex_backend.wheel import reproducible_copy
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
@@ -89,7 +90,7 @@ def test_two_builds_at_once_share_one_cache(sample, tmp_path):
     assert contents(tmp_path / "one") == contents(tmp_path / "two")
     assert "hello, Bob" in run_pex(tmp_path / "two" / "hello.pex", "Bob").stdout
     # One entry per PEX: whichever build finished second kept the first one's.
-    cache = Path(one.env["PEXBIN_CACHE_DIR"]) / "v1"
+    cache = Path(one.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}"
     assert len(listing(cache / "pex")) == len(HELLO)
     assert listing(cache / "tmp") == []
 
