@@ -296,3 +296,53 @@ def test_resolve_keys_cover_every_pip_config_file_pip_reads(tmp_path):
         assert str(tmp_path / "xdg-a" / "pip" / "pip.conf") in listed
     devnull = run([sys.executable, "-c", ours], env={**env, "PIP_CONFIG_FILE": os.devnull}).stdout
     assert json.loads(devnull) == []
+
+
+def tree_sha256(path: Path) -> str:
+    """The record's sha256 of a directory layout: that of its sorted (path, file sha256) listing."""
+    listing_text = "".join(
+        f"{p.relative_to(path).as_posix()}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    )
+    return hashlib.sha256(listing_text.encode()).hexdigest()
+
+
+def test_directory_layouts_are_published_whole_and_reused(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    project.build("uv", out, "--wheel")
+    pyproject = project.path / "pyproject.toml"
+    zipapps = pyproject.read_text()
+    layouts = zipapps + '[tool.pexbin.overrides]\n"hello.admin:main" = { layout = "packed" }\n'
+    layouts += '"src/hello/tools/report.py" = { layout = "loose" }\n'
+
+    def check(greeting: str) -> None:
+        record = json.loads((out / RECORD).read_text())
+        for entry in record["binaries"]:
+            path = out / entry["file"]
+            assert entry["sha256"] == (
+                tree_sha256(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+            )
+        assert {e["file"]: e["layout"] for e in record["binaries"]} == {
+            "hello.pex": "zipapp",
+            "hello_admin-main.pex": "packed",
+            "report_py.pex": "loose",
+        }
+        assert (out / "report_py.pex").is_dir() and (out / "hello_admin-main.pex").is_dir()
+        assert hidden(out) == [] and listing(cache_of(project) / "tmp") == []
+        assert greeting in run_pex(out / "hello.pex", "Bob").stdout
+        assert run_pex(out / "report_py.pex").stdout.startswith("report: cowsay")
+
+    pyproject.write_text(layouts)  # files replaced by directories
+    project.build("uv", out, "--wheel")
+    check("hello, Bob")
+    built = {name: files(out / name) for name in ("hello_admin-main.pex", "report_py.pex")}
+    edit_source(project, "hi")  # directories replaced by directories
+    project.build("uv", out, "--wheel")
+    check("hi, Bob")
+    edit_source(project, "hello")  # and by the cached ones, copied out of the cache whole
+    again = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: reused report_py.pex from the build cache" in again
+    check("hello, Bob")
+    assert {name: files(out / name) for name in built} == built
