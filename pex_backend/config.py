@@ -29,7 +29,10 @@ ENTRY_POINT = Str(
     pattern=r"[^:\s]+(?::[A-Za-z_][A-Za-z0-9_.]*)?",
     shape="a console script, 'pkg.mod', 'pkg.mod:func', 'path/app.py' or 'path/app.py:func'",
 )
-OUTPUT_NAME = Str(pattern=r"[A-Za-z0-9_.+-]+", shape="a file name without directories")
+# The pip pex resolves with unless `pip-version` says otherwise: the newest pip that pex knows and that runs on
+# every Python this backend supports (3.9 and later), pinned so that a new pip release changes no build.
+DEFAULT_PIP_VERSION = "26.0.1"
+OUTPUT_NAME = Str(pattern=r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*", shape="a file name without directories or a leading dot")
 
 
 def option(kind: Kind, default: Any, help: str, example: str, *, pants: bool = True) -> Any:
@@ -226,7 +229,9 @@ class TableOptions:
     pip_version: Optional[str] = option(
         PIP_VERSION,
         None,
-        "The pip version pex resolves with: `latest`, `latest-compatible`, `vendored` or a version pex supports.",
+        "The pip version pex resolves with: `latest`, `latest-compatible`, `vendored` or a version pex supports. "
+        f"Unset, it is pip {DEFAULT_PIP_VERSION} (pinned by pex-backend, a modern pip that builds sdists through "
+        "their own build backends), or pex's own default when `pex-version` pins a pex that may not know it.",
         'pip-version = "latest"',
         pants=False,
     )

@@ -63,7 +63,8 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
     assert result.returncode != 0
     assert (
         "pex-backend error: the lockfile of resolve 'default' (pex.lock) does not satisfy the project's "
-        "requirements; re-lock with `python -m pex_backend lock`" in result.stdout + result.stderr
+        "requirements (packaging>=20 is not in the lock); re-lock with `python -m pex_backend lock`"
+        in result.stdout + result.stderr
     )
 
 
