@@ -21,7 +21,7 @@ from .compose import announce, compose
 from .config import PexbinConfig
 from .inputs import check_inputs
 from .plan import plan
-from .record import write_record
+from .record import records_naming, write_record
 from .settings import BuildSettings
 from .wheel import read_wheel, reproducible_copy
 
@@ -149,21 +149,25 @@ class Publication:
 
     def commit(self, record: Path, destination: Path) -> None:
         """Put every added artifact in place, and the build record `record` (naming them) at `destination`."""
-        for staged, _ in [*self.moves, (record, destination)]:
+        moves = [*self.moves, (record, destination)]
+        for staged, _ in moves:
             durable(staged)
         pause_for_tests()
-        with taking_turns([final.parent for _, final in [*self.moves, (record, destination)]]):
-            renames = [(destination, self.aside(destination))] if os.path.lexists(destination) else []
+        with taking_turns([final.parent for _, final in moves]):
+            # First out: the records (this one's earlier build's, other versions') naming a file about to change.
+            replaced = {final.name for _, final in self.moves if final.parent == destination.parent}
+            outdated = set(records_naming(destination.parent, replaced))
+            renames = [(old, self.aside(old)) for old in sorted(outdated | {destination}) if os.path.lexists(old)]
             for staged, final in self.moves:
                 is_directory = final.is_dir() and not final.is_symlink()
                 if os.path.lexists(final) and (staged.is_dir() or is_directory):
                     renames.append((final, self.aside(final)))  # a directory cannot be renamed over
                 renames.append((staged, final))
             renames.append((record, destination))
-            # The run of renames, doing nothing else: the old record out first, the new one in last.
+            # The run of renames, doing nothing else: the old records out first, the new one in last.
             for source, target in renames:
                 os.replace(source, target)
-        for directory in {final.parent for _, final in self.moves} | {destination.parent}:
+        for directory in {final.parent for _, final in moves}:
             flush(directory, directory=True)
 
     def aside(self, final: Path) -> Path:

@@ -141,16 +141,12 @@ def is_leftover(path: Path, prefix: str) -> bool:
     return free if free is not None else age(path) > UNLOCKABLE_SECONDS
 
 
-def remove_leftovers(parent: Path, prefix: str) -> int:
-    """Remove what killed builds left in `parent` under names starting with `prefix`; how many there were."""
-    try:
-        names = [name for name in os.listdir(parent) if name.startswith(prefix)]
-    except OSError:
-        return 0
-    leftovers = [parent / name for name in names if is_leftover(parent / name, prefix)]
-    for path in leftovers:
-        remove(path)
-    return len(leftovers)
+def remove_leftovers(parent: Path, prefix: str) -> None:
+    """Remove what killed builds left in `parent` under names starting with `prefix`."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            if name.startswith(prefix) and is_leftover(parent / name, prefix):
+                remove(parent / name)
 
 
 def manifest_of(directory: Path) -> Dict[str, Any]:

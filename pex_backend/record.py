@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence, Set
 
 from packaging.utils import canonicalize_name
 
@@ -62,3 +62,16 @@ def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: 
     path = record_path(wheel, directory)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def records_naming(directory: Path, names: Set[str]) -> List[Path]:
+    """The build records in `directory`, of any version, that name one of the files `names`."""
+    found = []
+    for path in sorted(directory.glob("*.pexbin.json")):
+        try:
+            files = {entry["file"] for entry in json.loads(path.read_text())["binaries"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if files & names:
+            found.append(path)
+    return found
