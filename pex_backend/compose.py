@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import sys
 import sysconfig
@@ -19,11 +18,12 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from packaging.requirements import Requirement
 
 from .cache import BuildCache, backend_digest, file_digest, key_of, size_of
-from .config import TableOptions
+from .config import DEFAULT_PIP_VERSION, TABLE, TableOptions
 from .constraints import running_interpreter_matches
-from .errors import BuildError, ConfigError, PexbinError
+from .errors import PexbinError
 from .inputs import complete_platform_file as checked_platform_file
 from .inputs import lockfile
+from .pex_failures import PexContext, failure
 from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
@@ -31,17 +31,6 @@ from .wheel import WheelContents
 
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
 PORTABLE_SHEBANG = "/usr/bin/env python3"
-MISSING_DISTRIBUTION = re.compile(
-    r"resolver_download\.[^/\s]+/(?P<target>\S+) .*?No matching distribution found for (?P<requirement>\S+)", re.S
-)
-UNFIT_WHEEL = re.compile(
-    r"Failed to resolve all requirements for (?P<target>[^:\n]+):.*?Dependency on (?P<project>\S+) not satisfied, "
-    r"\d+ incompatible candidates? found:\s+1\.\) \S+ \S+ (?:\(via: [^)]*\) )?does not have any compatible artifacts",
-    re.S,
-)
-TAMPERED_ARTIFACT = re.compile(r"Expected \S+ hash of \S+ when downloading (?P<project>\S+) but hashed to")
-STALE_LOCK = ("not present in the lock", "Failed to resolve compatible artifacts", "Dependency on ")
-NO_INTERPRETER = "No working interpreter compatible with the requested constraints"
 
 
 @dataclass(frozen=True)
@@ -50,30 +39,6 @@ class BuiltBinary:
     path: Path
     seconds: float
     reused: bool = False
-
-
-def explain(pex_output: str) -> str:
-    """One line for a pex failure users often meet, naming what pex's own message buries."""
-    tampered = TAMPERED_ARTIFACT.search(pex_output)
-    if tampered:
-        return f"the artifact of {tampered.group('project')} does not have the hash the lock records; it is refused."
-    unfit = UNFIT_WHEEL.search(pex_output)
-    if unfit:
-        return (
-            f"the wheel resolved for {unfit.group('project')} does not work on {unfit.group('target')}; "
-            "pex built it from an sdist with the build interpreter. Set `resolve-local-platforms = true` with a "
-            "matching interpreter on PATH, or provide a wheel for that platform."
-        )
-    missing = MISSING_DISTRIBUTION.search(pex_output)
-    if not missing:
-        return ""
-    target, requirement = missing.group("target"), missing.group("requirement")
-    if re.fullmatch(r"[A-Za-z]+-\d+(\.\d+)*", target):  # a local interpreter, e.g. CPython-3.12.1
-        return f"no distribution of {requirement} was found for {target}."
-    return (
-        f"no wheel of {requirement} was found for platform {target}; a foreign platform needs pre-built wheels "
-        "of every requirement (or `resolve-local-platforms` with a matching local interpreter)."
-    )
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -100,6 +65,14 @@ def target_args(group: ResolveGroup, project_root: Path, interpreter: Interprete
     return args
 
 
+def pip_version(table: TableOptions) -> Optional[str]:
+    """The pip pex resolves with: the table's, else our pinned default (unless an older pex is pinned, which may
+    not know it: then pex's own default)."""
+    if table.pip_version or table.pex_version:
+        return table.pip_version
+    return DEFAULT_PIP_VERSION
+
+
 def resolver_args(table: TableOptions) -> List[str]:
     """Where and how to resolve; only for builds that resolve (builds from pre-resolved wheels take none of it)."""
     args: List[str] = []
@@ -109,8 +82,8 @@ def resolver_args(table: TableOptions) -> List[str]:
         args.append("--use-pip-config")
     for link in table.find_links:
         args += ["--find-links", link]
-    if table.pip_version:
-        args += ["--pip-version", table.pip_version]
+    if pip_version(table):
+        args += ["--pip-version", str(pip_version(table))]
     return args
 
 
@@ -136,14 +109,6 @@ def binary_args(binary: BinarySpec) -> List[str]:
     for name in binary.excludes:
         args += ["--exclude", name]
     return args
-
-
-def no_interpreter_error(group: ResolveGroup) -> ConfigError:
-    return ConfigError(
-        group.binaries[0].key_of("interpreter-constraints"),
-        f"no interpreter on this machine satisfies {' or '.join(group.interpreter_constraints)}; install one, "
-        "or set `platforms` or `complete-platforms` to build for other machines",
-    )
 
 
 def lock_args(table: TableOptions, group: ResolveGroup, project_root: Path) -> List[str]:
@@ -267,17 +232,16 @@ class GroupBuild:
         self.project = f"{self.wheel.name}=={self.wheel.version}"
 
     def failure(self, what: str, output: str) -> PexbinError:
-        if NO_INTERPRETER in output:
-            return no_interpreter_error(self.group)
-        if self.group.resolve and any(text in output for text in STALE_LOCK):
-            return BuildError(
-                f"the lockfile of resolve {self.group.resolve!r} ({self.table.resolves[self.group.resolve]}) does "
-                "not satisfy the project's requirements; re-lock with `python -m pex_backend lock`. pex said:\n"
-                + output
-            )
-        summary = explain(output)
-        head = f"pex failed while {what}:" + (f" {summary}" if summary else "")
-        return BuildError(head + "\n" + "\n".join(output.splitlines()[-40:]))
+        group, table = self.group, self.table
+        context = PexContext(
+            constraints_key=group.binaries[0].key_of("interpreter-constraints"),
+            constraints=group.interpreter_constraints,
+            resolve=group.resolve,
+            lockfile=table.resolves[group.resolve] if group.resolve else None,
+            pip_version=pip_version(table) or "",
+            pip_version_key=f"{TABLE}.pip-version" if table.pip_version else "",
+        )
+        return failure(what, output, context)
 
     def dependencies(self) -> Optional[Path]:
         """A directory of the wheels the project's requirements resolve to, from the cache or resolved now."""

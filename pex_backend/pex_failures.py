@@ -31,7 +31,9 @@ UNSATISFIED = re.compile(
     r"\n\s+\S+ \(via: (?P<wanted>[^)]*)\))",
     re.M,
 )
-NOT_IN_LOCK = re.compile(r"^Found \d+ (?:local project|URL) requirements? not present in the lock at (?P<lock>.+):$", re.M)
+NOT_IN_LOCK = re.compile(
+    r"^Found \d+ (?:local project|URL) requirements? not present in the lock at (?P<lock>.+):$", re.M
+)
 TAMPERED_ARTIFACT = re.compile(r"Expected \S+ hash of \S+ when downloading (?P<project>\S+) but hashed to", re.M)
 # A pre-resolved wheel (built from an sdist with another interpreter) that does not fit the target.
 UNFIT_WHEEL = re.compile(
@@ -50,7 +52,9 @@ BUILD_DEPENDENCIES = re.compile(
     r"^pip:\s+Installing build dependencies: finished with status 'error'$",
     re.M,
 )
-BUILD_REQUIREMENT_NOT_FOUND = re.compile(r"^pip:\s+ERROR: No matching distribution found for (?P<requirement>\S+)$", re.M)
+BUILD_REQUIREMENT_NOT_FOUND = re.compile(
+    r"^pip:\s+ERROR: No matching distribution found for (?P<requirement>\S+)$", re.M
+)
 LOCAL_INTERPRETER = re.compile(r"[A-Za-z]+-\d+(?:\.\d+)*")
 # pex could not install the pip it was asked to resolve with (`pip-version`), before running any resolve.
 PIP_BOOTSTRAP = re.compile(r"\AFailed to spawn a job for \S+")

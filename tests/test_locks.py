@@ -64,7 +64,8 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
     assert (
         "pex-backend error: the lockfile of resolve 'default' (pex.lock) does not satisfy the project's "
         "requirements (packaging>=20 is not in the lock); re-lock with `python -m pex_backend lock`"
-        in result.stdout + result.stderr
+        in result.stdout
+        + result.stderr
     )
 
 
