@@ -132,12 +132,23 @@ def cache_command(args: argparse.Namespace) -> None:
     print(f"  {'total':<20}{counted(total):<12}{describe_size(sum(size for _, _, size in rows)):>9}")
 
 
+def joined_tags(argv: List[str]) -> List[str]:
+    """`--tag -slow` as `--tag=-slow`: argparse would take a value starting with `-` for an option."""
+    joined: List[str] = []
+    for item in argv:
+        if joined and joined[-1] == "--tag" and item.startswith("-") and not item.startswith("--"):
+            joined[-1] = f"--tag={item}"
+        else:
+            joined.append(item)
+    return joined
+
+
 @reports_errors
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `--` is the program's, even what looks like our own options.
     program_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args, unknown = parser().parse_known_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args, unknown = parser().parse_known_args(joined_tags(argv[: argv.index("--")] if "--" in argv else argv))
     if unknown:
         hint = "; the program's arguments go after `--`" if args.command == "run" else ""
         parser().error(f"unrecognized arguments: {' '.join(unknown)}{hint}")

@@ -6,10 +6,13 @@ An item is a console script of the wheel, a dotted `pkg.mod[:func]`, or a projec
 from __future__ import annotations
 
 import ast
+import re
+import symtable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Set
 
+from .config import OUTPUT_NAME
 from .errors import ConfigError
 from .wheel import WheelContents
 
@@ -21,9 +24,12 @@ def is_path(written: str) -> bool:
     return "/" in target or "\\" in target or target.endswith(".py")
 
 
-def binary_name(written: str) -> str:
-    """The Pants rule on the last path part: `:` becomes `-`, `.` becomes `_` (`app.py:main` -> `app_py-main`)."""
-    last = written.replace("\\", "/").rsplit("/", 1)[-1]
+def binary_name(entry_point: EntryPoint) -> str:
+    """A console script's own name (`py.test`); else the Pants rule on the last path part: `:` becomes `-`, `.`
+    becomes `_` (`app.py:main` -> `app_py-main`)."""
+    if entry_point.script and re.fullmatch(OUTPUT_NAME.pattern, entry_point.script):
+        return entry_point.script
+    last = entry_point.written.replace("\\", "/").rsplit("/", 1)[-1]
     return last.replace(":", "-").replace(".", "_")
 
 
@@ -57,26 +63,19 @@ def module_file(wheel: WheelContents, module: str) -> Optional[str]:
 
 
 def top_level_names(source: str) -> Optional[Set[str]]:
-    """Names a module binds at import time, or None when a star import makes that unknowable."""
-    names: Set[str] = set()
-    pending = list(ast.parse(source).body)
+    """Names a module binds at top level, however it binds them (the compiler's own symbol table), or None when a
+    star import makes that unknowable."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+            return None
+    module = symtable.symtable(source, "<module>", "exec")
+    names = {s.get_name() for s in module.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    # `global name` in a function (or class) that assigns it binds the module's name too.
+    pending = module.get_children()
     while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-            for part in ("body", "orelse", "finalbody", "handlers"):
-                pending.extend(getattr(node, part, []))
-        elif isinstance(node, ast.ExceptHandler):
-            pending.extend(node.body)
+        table = pending.pop()
+        names.update(s.get_name() for s in table.get_symbols() if s.is_declared_global() and s.is_assigned())
+        pending.extend(table.get_children())
     return names
 
 
@@ -85,7 +84,7 @@ def check_function(wheel: WheelContents, key: str, written: str, module: str, me
         return
     try:
         names = top_level_names(wheel.read_text(member))
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # a module Python cannot compile (a NUL byte is a ValueError before 3.12)
         return
     if names is not None and function.split(".")[0] not in names:
         raise ConfigError(key, f"{written!r}: module {module!r} in the wheel defines no {function.split('.')[0]!r}")

@@ -125,8 +125,8 @@ def generated_binaries(config: PexbinConfig, wheel: WheelContents, project_root:
     for written, key in declared:
         values, origins = field_values(config.defaults, layers[written])
         with_project_defaults(values, origins, wheel, config)
-        name = values.pop("output-name", None) or binary_name(written)
         entry_point = resolve(written, key, wheel, project_root)
+        name = values.pop("output-name", None) or binary_name(entry_point)
         binaries.append(BinarySpec(name, key, entry_point, binary_options(values), origins))
     return binaries
 
