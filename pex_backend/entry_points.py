@@ -69,13 +69,22 @@ def top_level_names(source: str) -> Optional[Set[str]]:
         if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
             return None
     module = symtable.symtable(source, "<module>", "exec")
-    names = {s.get_name() for s in module.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
-    # `global name` in a function (or class) that assigns it binds the module's name too.
+    top = module.get_symbols()
+    names = {s.get_name() for s in top if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    # `global name` in a function (or class, or before 3.12 a comprehension's walrus) binds the module's name when
+    # the scope assigns it.
+    declared_below: Set[str] = set()
     pending = module.get_children()
     while pending:
         table = pending.pop()
-        names.update(s.get_name() for s in table.get_symbols() if s.is_declared_global() and s.is_assigned())
+        for symbol in table.get_symbols():
+            if symbol.is_declared_global():
+                declared_below.add(symbol.get_name())
+                if symbol.is_assigned():
+                    names.add(symbol.get_name())
         pending.extend(table.get_children())
+    # Since 3.12 a comprehension is inlined: its walrus target is only declared global at the top.
+    names.update(s.get_name() for s in top if s.is_declared_global() and s.get_name() not in declared_below)
     return names
 
 

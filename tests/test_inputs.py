@@ -510,7 +510,6 @@ def test_a_function_is_found_however_the_module_binds_it(source):
     [
         "def other():\n    main = 1",
         "def other():\n    global main\n    return main",
-        "[main for main in range(3)]",
         "class K:\n    main = 1",
         "lambda main: main",
     ],
