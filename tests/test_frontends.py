@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import listing, pex_info, run, run_pex
+from conftest import Project, listing, pex_info, run, run_pex
 
 HELLO_PEX_FILES = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -149,13 +150,19 @@ def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
 
 
 def test_two_builds_give_byte_identical_pex_files(sample, tmp_path):
-    first, second = sample("hello"), sample("tally")  # a second, differently named copy below
-    second = type(first)(tmp_path / "elsewhere" / "hello", first.env)
-    import shutil
-
+    first = sample("hello")
+    first.build("build", tmp_path / "one")  # the sdist, then the wheel from it
+    # A second checkout elsewhere, with other mtimes, built from the tree with the build cache off and a PEX_ROOT
+    # of its own: every PEX is written again by pex, none copied from the first build.
+    second = Project(tmp_path / "elsewhere" / "hello", {**first.env, "PEXBIN_NO_CACHE": "1"})
+    second.env["PEX_ROOT"] = str(tmp_path / "second-pex-root")
     shutil.copytree(first.path, second.path)
-    (second.path / "src" / "hello" / "cli.py").touch()  # other mtimes, as a later checkout would have
-    first.build("build", tmp_path / "one")
-    second.build("build", tmp_path / "two", "--wheel")
+    (second.path / "src" / "hello" / "cli.py").touch()
+    result = second.build("uv", tmp_path / "two", "--wheel")
+    for name in HELLO_PEX_FILES:
+        assert f"pex-backend: wrote {name} (" in result.stdout + result.stderr, name
+    record = json.loads((tmp_path / "two" / "hello-1.0.pexbin.json").read_text())
+    assert {b["file"]: b["reused"] for b in record["binaries"]} == dict.fromkeys(HELLO_PEX_FILES, False)
+    assert listing(tmp_path / "second-pex-root")  # pex worked in the second PEX_ROOT
     for name in HELLO_PEX_FILES:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
