@@ -7,9 +7,10 @@ import shutil
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Dict
 
 import pytest
-from conftest import Project, listing, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, pex_info, run, run_pex
 
 HELLO_PEX_FILES = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -126,27 +127,61 @@ def test_no_table_is_plain_setuptools(sample, tmp_path):
     assert "pex" not in result.stdout.replace("pex_backend", "").replace("pex-backend", "").lower()
 
 
-def archive_names(path: Path) -> list:
+def members(path: Path) -> Dict[str, tuple]:
+    """Each member of a wheel or sdist by name: its header fields and its bytes."""
     if path.suffix == ".whl":
-        return sorted(zipfile.ZipFile(path).namelist())
-    return sorted(tarfile.open(path).getnames())
+        with zipfile.ZipFile(path) as wheel:
+            return {
+                i.filename: (i.date_time, i.external_attr, i.compress_type, i.create_system, wheel.read(i))
+                for i in wheel.infolist()
+            }
+    with tarfile.open(path) as sdist:
+        # Not the mtime: setuptools writes each file's own, and SOURCE_DATE_EPOCH does not change that.
+        return {
+            m.name: (
+                m.type,
+                m.mode,
+                m.uid,
+                m.gid,
+                m.uname,
+                m.gname,
+                m.linkname,
+                m.isfile() and sdist.extractfile(m).read(),
+            )
+            for m in sdist.getmembers()
+        }
 
 
 @pytest.mark.parametrize("name", ["hello", "tally", "plain"])
 def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
-    project = sample(name)
-    ours = tmp_path / "ours"
-    project.build("build", ours)
-    text = project.path.joinpath("pyproject.toml").read_text()
-    project.pyproject(
-        text.replace('requires = ["pex-backend"]', 'requires = ["setuptools"]').replace(
-            'build-backend = "pex_backend"', 'build-backend = "setuptools.build_meta"'
-        )
-    )
-    theirs = tmp_path / "theirs"
-    project.build("build", theirs)
-    for artifact in (p for p in theirs.iterdir() if p.suffix in (".whl", ".gz")):
-        assert archive_names(ours / artifact.name) == archive_names(artifact), artifact.name
+    # A fixed SOURCE_DATE_EPOCH makes setuptools' wheels reproducible (each zip entry's date), so two wheels of one
+    # project compare whole; its sdists take their tar headers' mtimes from the files and gzip's from the clock,
+    # so they compare member by member, every header field but the mtime and every byte.
+    ours = sample(name)
+    ours.env = {**ours.env, "SOURCE_DATE_EPOCH": "1700000000"}
+    ours.build("uv", tmp_path / "ours")
+    # A fresh copy (setuptools reads an existing SOURCES.txt back), built by setuptools' own backend.
+    theirs = Project(tmp_path / "setuptools" / name, ours.env)
+    shutil.copytree(SAMPLES / name, theirs.path)
+    text = (theirs.path / "pyproject.toml").read_text()
+    backend = 'requires = ["pex-backend"]\nbuild-backend = "pex_backend"'
+    assert backend in text
+    theirs.pyproject(text.replace(backend, 'requires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"'))
+    theirs.build("uv", tmp_path / "theirs")
+    built = sorted(p.name for p in (tmp_path / "theirs").iterdir() if p.suffix in (".whl", ".gz"))
+    assert len(built) == 2 and set(built) <= set(listing(tmp_path / "ours"))
+    for artifact in built:
+        our_members, their_members = members(tmp_path / "ours" / artifact), members(tmp_path / "theirs" / artifact)
+        if artifact.endswith(".tar.gz"):
+            # Each sdist holds the pyproject.toml it was built from, and that is the one difference.
+            pyproject = f"{artifact[: -len('.tar.gz')]}/pyproject.toml"
+            assert our_members.pop(pyproject)[-1] == (SAMPLES / name / "pyproject.toml").read_bytes()
+            assert their_members.pop(pyproject)[-1] == (theirs.path / "pyproject.toml").read_bytes()
+        assert sorted(our_members) == sorted(their_members), artifact
+        for member, value in their_members.items():
+            assert our_members[member] == value, f"{artifact}: {member}"
+        if artifact.endswith(".whl"):
+            assert (tmp_path / "ours" / artifact).read_bytes() == (tmp_path / "theirs" / artifact).read_bytes()
 
 
 def test_two_builds_give_byte_identical_pex_files(sample, tmp_path):
