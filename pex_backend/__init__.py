@@ -71,7 +71,7 @@ def build_wheel(
 ) -> str:
     settings = _settings.read(config_settings)
     config = _load_config(Path.cwd())
-    skip = _build.reason_to_skip(config, settings, Path(wheel_directory))
+    skip = _build.reason_to_skip(config, settings, Path(wheel_directory), config_settings)
     if config is not None and skip:
         print(f"pex-backend: no PEX files: {skip}", flush=True)
 

@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .cache import BuildCache, claim_directory, lock, open_cache, remove_leftovers
 from .compose import announce, compose
@@ -22,7 +22,7 @@ from .config import PexbinConfig
 from .inputs import check_inputs
 from .plan import plan
 from .record import records_naming, write_record
-from .settings import BuildSettings
+from .settings import PREFIX, BuildSettings
 from .wheel import read_wheel, reproducible_copy
 
 # pip builds wheels into a temporary directory and keeps only the wheel. Older pips name it `pip-wheel-*`; every
@@ -47,13 +47,20 @@ def built_by_pip(wheel_directory: Path) -> bool:
     return wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_TRACKERS)
 
 
-def reason_to_skip(config: Optional[PexbinConfig], settings: BuildSettings, wheel_directory: Path) -> Optional[str]:
+def reason_to_skip(
+    config: Optional[PexbinConfig],
+    settings: BuildSettings,
+    wheel_directory: Path,
+    config_settings: Optional[Mapping[str, Any]] = None,
+) -> Optional[str]:
     if config is None:
         return "no [tool.pexbin] table"
     if settings.skip:
         return "PEX files turned off by pexbin.skip"
-    if settings.output_dir is None and built_by_pip(wheel_directory):
-        return "pip keeps only the wheel; set -C pexbin.output-dir=DIR (or PEXBIN_OUTPUT_DIR) to get PEX files"
+    # Under pip only its command line asks for PEX files: every pip run (`pip install .` too) inherits an exported
+    # PEXBIN_OUTPUT_DIR.
+    if built_by_pip(wheel_directory) and f"{PREFIX}output-dir" not in (config_settings or {}):
+        return "pip keeps only the wheel; set -C pexbin.output-dir=DIR on pip's command line to get PEX files"
     return None
 
 

@@ -16,7 +16,8 @@ PREFIX = "pexbin."
 SETTINGS = {
     "output-dir": (
         "PEXBIN_OUTPUT_DIR",
-        "Directory the PEX files and the build record go to (default: beside the wheel).",
+        "Directory the PEX files and the build record go to (default: beside the wheel); under pip, only the "
+        "config-setting turns PEX files on.",
     ),
     "skip": ("PEXBIN_SKIP", "`true` builds the wheel alone, without PEX files."),
     "tags": ("PEXBIN_TAGS", "Comma-separated tags: build only binaries with `tag`, and none with `-tag`."),
