@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tarfile
 
@@ -70,13 +71,35 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
 
 
 def test_offline_from_the_tables_find_links_without_any_index(sample, tmp_path, wheelhouse):
+    # cowsay is only in the table's find-links directory: the wheelhouse the environment points pip and uv at (for
+    # the build environment) is a copy without it. Pex sets up its pip from the same find-links, so they hold it.
+    links = tmp_path / "links"
+    links.mkdir()
+    for pattern in ("cowsay-6.1-*", "pip-26.0.1-*", "setuptools-80.10.2-*", "wheel-0.46.3-*", "packaging-*"):
+        (wheel,) = wheelhouse.glob(pattern)
+        shutil.copy2(wheel, links)
+    without_cowsay = tmp_path / "wheelhouse-without-cowsay"
+    shutil.copytree(wheelhouse, without_cowsay, ignore=shutil.ignore_patterns("cowsay*"))
     project = sample("hello")
-    table = f'index-urls = []\nfind-links = ["{wheelhouse.as_posix()}"]\n'
-    project.pyproject((project.path / "pyproject.toml").read_text() + table)
-    project.env = {**project.env, "PEX_ROOT": str(tmp_path / "pex-root")}  # an empty cache: all from find-links
+    project.env = {
+        **project.env,
+        "PIP_FIND_LINKS": str(without_cowsay),
+        "UV_FIND_LINKS": str(without_cowsay),
+        "PEX_ROOT": str(tmp_path / "pex-root"),  # an empty pex cache: no cowsay from an earlier resolve
+    }
+    pyproject = (project.path / "pyproject.toml").read_text()
+    project.pyproject(pyproject + f'index-urls = []\nfind-links = ["{links.as_posix()}"]\n')
     out = tmp_path / "dist"
-    project.build("build", out, "--wheel")
+    project.build("uv", out, "--wheel")
     assert "hello, Ida" in run_pex(out / "hello.pex", "Ida").stdout
+    assert "cowsay-6.1-py3-none-any.whl" in pex_info(out / "hello.pex")["distributions"]
+
+    # Without the table's find-links, no index and no directory has cowsay (pex's pip is in its PEX_ROOT by now).
+    project.pyproject(pyproject + "index-urls = []\n")
+    result = project.build("uv", tmp_path / "unfound", "--wheel", check=False)
+    assert result.returncode != 0
+    said = result.stdout + result.stderr
+    assert "pex failed while resolving hello==1.0's requirements: no distribution of cowsay>=6 was found" in said
 
 
 def test_pex_version_is_honoured(sample, tmp_path, wheelhouse):
