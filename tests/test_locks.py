@@ -8,6 +8,9 @@ import tarfile
 
 import pytest
 from conftest import pex_info, run, run_pex
+from pex.pip.version import PipVersion
+
+from pex_backend.config import DEFAULT_PIP_VERSION
 
 LOCKED = 'default-resolve = "default"\nresolves = {{ default = "{path}" }}\n'
 
@@ -72,10 +75,12 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
 
 def test_offline_from_the_tables_find_links_without_any_index(sample, tmp_path, wheelhouse):
     # cowsay is only in the table's find-links directory: the wheelhouse the environment points pip and uv at (for
-    # the build environment) is a copy without it. Pex sets up its pip from the same find-links, so they hold it.
+    # the build environment) is a copy without it. Pex sets up its pip from the same find-links, so they hold that
+    # pip and what pex installs beside it (and packaging, which wheel needs).
+    pex_pip = [f"{r}-*".replace("==", "-") for r in PipVersion.for_value(DEFAULT_PIP_VERSION).requirements]
     links = tmp_path / "links"
     links.mkdir()
-    for pattern in ("cowsay-6.1-*", "pip-26.0.1-*", "setuptools-80.10.2-*", "wheel-0.46.3-*", "packaging-*"):
+    for pattern in ("cowsay-6.1-*", "packaging-*", *pex_pip):
         (wheel,) = wheelhouse.glob(pattern)
         shutil.copy2(wheel, links)
     without_cowsay = tmp_path / "wheelhouse-without-cowsay"
