@@ -83,7 +83,9 @@ class BinaryOptions:
     ignore_errors: bool = option(
         Bool(),
         False,
-        "Build even when the requirements cannot be resolved into a consistent set.",
+        "Build even when pex's own check finds the resolved requirements inconsistent. The default pip (a modern "
+        "resolver) refuses conflicting requirements itself; pex's check catches what an older resolver "
+        '(`pip-version = "vendored"`) lets through.',
         "ignore-errors = true",
     )
     include_requirements: bool = option(

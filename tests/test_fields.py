@@ -161,6 +161,11 @@ def test_a_field_overridden_twice_names_entry_point_field_and_values():
     assert [dict(values) for _, values in layers["a.py"]] == [{"layout": "loose"}, {"tags": ("x",)}]
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12),
+    reason="pex's vendored pip, whose legacy resolver lets a conflict "
+    "through to pex's own check, runs only under Python < 3.12",
+)
 def test_ignore_errors_builds_despite_a_requirement_conflict(sample, tmp_path, offline_env):
     conflicting = tmp_path / "oldcow"
     (conflicting / "oldcow").mkdir(parents=True)
@@ -175,13 +180,21 @@ def test_ignore_errors_builds_despite_a_requirement_conflict(sample, tmp_path, o
     project = sample("hello")
     table = f'dependencies = ["oldcow"]\nfind-links = ["{links.as_posix()}"]\n'
     text = (project.path / "pyproject.toml").read_text()
-    project.pyproject(text + table)
-    failed = project.build("build", tmp_path / "dist", "--wheel", check=False)
+    # The default (modern) pip refuses the conflict itself, whatever `ignore-errors` says.
+    project.pyproject(text + table + "ignore-errors = true\n")
+    refused = project.build("uv", tmp_path / "refused", "--wheel", check=False)
+    assert refused.returncode != 0
+    assert "oldcow 1.0 depends on cowsay<6" in refused.stdout + refused.stderr
+
+    # The legacy resolver lets it through to pex's own check, which `ignore-errors` skips.
+    vendored = text + table + 'pip-version = "vendored"\n'
+    project.pyproject(vendored)
+    failed = project.build("uv", tmp_path / "dist", "--wheel", check=False)
     assert failed.returncode != 0
     assert "oldcow 1.0 requires cowsay<6" in failed.stdout + failed.stderr
 
-    project.pyproject(text + table + "ignore-errors = true\n")
+    project.pyproject(vendored + "ignore-errors = true\n")
     out = tmp_path / "dist"
-    project.build("build", out, "--wheel")
+    project.build("uv", out, "--wheel")
     assert pex_info(out / "hello.pex")["ignore_errors"] is True
     assert "hello, Zed" in run_pex(out / "hello.pex", "Zed").stdout
