@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict
 
-from conftest import listing, pex_info, run, run_pex
+from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex
 
 from pex_backend.cache import FORMAT
 from pex_backend.wheel import reproducible_copy
@@ -77,21 +79,43 @@ def test_a_rebuild_reuses_what_did_not_change_and_only_that(sample, tmp_path):
 
 
 def test_two_builds_at_once_share_one_cache(sample, tmp_path):
-    one, two = sample("hello"), sample("tally")
-    two = type(one)(tmp_path / "second" / "hello", one.env)
-    __import__("shutil").copytree(one.path, two.path)
-    commands = [
-        [sys.executable, "-m", "uv", "build", "--wheel", "-o", str(tmp_path / name), str(project.path)]
-        for name, project in (("one", one), ("two", two))
-    ]
-    running = [subprocess.Popen(c, env=one.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for c in commands]
-    outputs = [process.communicate()[0].decode() for process in running]
-    assert [process.returncode for process in running] == [0, 0], outputs
-    assert contents(tmp_path / "one") == contents(tmp_path / "two")
-    assert "hello, Bob" in run_pex(tmp_path / "two" / "hello.pex", "Bob").stdout
-    # One entry per PEX: whichever build finished second kept the first one's.
+    one = sample("hello")
+    two = Project(tmp_path / "second" / "hello", one.env)
+    shutil.copytree(one.path, two.path)
     cache = Path(one.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}"
+    # Build one stops with everything staged (the backend's test hook), holding its cache entries and its scratch
+    # directory, until the test lets it go: build two runs from start to end in that time.
+    flag = tmp_path / "one-is-waiting"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "uv", "build", "--wheel", "-o", tmp_path / "one", one.path],
+        env={**one.env, "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH": str(flag)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not flag.exists():
+            assert first.poll() is None, first.communicate()[0].decode()
+            assert time.monotonic() < deadline, "build one never reached the moment before publishing"
+            time.sleep(0.1)
+        assert len(listing(cache / "tmp")) == 1  # build one's scratch directory, its PEX files staged there
+        second = said(two.build("uv", tmp_path / "two", "--wheel"))
+        assert first.poll() is None  # still waiting, nothing published (uv writes its .gitignore first)
+        assert set(listing(tmp_path / "one")) <= {".gitignore"}
+    finally:
+        flag.unlink(missing_ok=True)
+    output = first.communicate(timeout=TIMEOUT)[0].decode()
+    assert first.returncode == 0, output
+    # Build two took what build one had put in the cache, while build one was using it.
+    for name in HELLO:
+        assert f"pex-backend: reused {name} from the build cache" in second
+    assert reused(tmp_path / "two") == dict.fromkeys(HELLO, True)
+    assert reused(tmp_path / "one") == dict.fromkeys(HELLO, False)
+    assert contents(tmp_path / "one") == contents(tmp_path / "two")
+    for out in (tmp_path / "one", tmp_path / "two"):
+        assert "hello, Bob" in run_pex(out / "hello.pex", "Bob").stdout
     assert len(listing(cache / "pex")) == len(HELLO)
+    assert len(listing(cache / "resolves")) == 1
     assert listing(cache / "tmp") == []
 
 
