@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sys
 import venv
 from pathlib import Path
 
+import pytest
 from conftest import SAMPLES, Project, listing, pex_info, run, run_pex
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -22,9 +25,26 @@ def said(result) -> str:
 
 
 def copied(name: str, where: Path, env) -> Project:
+    """A copy of a sample project for a module's fixture, with a build cache of its own."""
     destination = where / name
-    __import__("shutil").copytree(SAMPLES / name, destination)
-    return Project(destination, env)
+    shutil.copytree(SAMPLES / name, destination)
+    return Project(destination, {**env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")})
+
+
+def pexbin(project: Project, command: str, *args: str, check: bool = True):
+    return run(
+        [sys.executable, "-m", "pex_backend", command, "--project", project.path, *args], env=project.env, check=check
+    )
+
+
+def with_table(project: Project, table: str) -> None:
+    """Replace the project's `[tool.pexbin]` (and everything after it) by `table`."""
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text[: text.index("[tool.pexbin]")] + table)
+
+
+def pex_files(out: Path) -> list:
+    return [name for name in listing(out) if name.endswith(".pex")]
 
 
 def cache_entries(cache_dir: Path, kind: str) -> list:
@@ -131,3 +151,176 @@ def test_bare_module_and_flat_layout_file_entry_points(sample, tmp_path):
     record = checked_record(out, "flat-0.3.pexbin.json")
     assert record["cli_py-main.pex"]["entry_point"] == "flatpkg/cli.py:main"
     assert record["flatpkg_tool.pex"]["requirements"] == ["flat==0.3"]
+
+
+def test_cache_dir_no_cache_skip_and_tags_settings(sample, tmp_path):
+    project = sample("hello")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '[tool.pexbin.overrides]\n"hello" = { tags = ["cli"] }\n'
+        '"hello.admin:main" = { tags = ["admin"] }\n'
+    )
+    xdg = tmp_path / "xdg"  # where the default cache would be
+    base = {k: v for k, v in project.env.items() if k != "PEXBIN_CACHE_DIR"}
+    cache = tmp_path / "given-cache"
+    given = ["-C", f"pexbin.cache-dir={cache}"]
+
+    def build(out: str, *args: str, **env: str) -> str:
+        project.env = {**base, "XDG_CACHE_HOME": str(xdg), **env}
+        return said(project.build("uv", tmp_path / out, "--wheel", *args))
+
+    # The environment wins over each config-setting: PEXBIN_TAGS over pexbin.tags, PEXBIN_SKIP over pexbin.skip.
+    first = build(
+        "one", *given, "-C", "pexbin.tags=admin", "-C", "pexbin.skip=true", PEXBIN_TAGS="cli", PEXBIN_SKIP="0"
+    )
+    assert pex_files(tmp_path / "one") == ["hello.pex"]
+    assert [b["file"] for b in json.loads((tmp_path / "one" / "hello-1.0.pexbin.json").read_text())["binaries"]] == [
+        "hello.pex"
+    ]
+    assert "pex-backend: resolved hello==1.0's requirements (" in first  # for the one PEX selected
+    assert (len(cache_entries(cache, "resolves")), len(cache_entries(cache, "pex"))) == (1, 1)
+    assert not xdg.exists()
+
+    # `-tag` leaves out the binaries with that tag; the others come from the given cache's resolve.
+    second = build("two", *given, PEXBIN_TAGS="-cli")
+    assert pex_files(tmp_path / "two") == ["hello_admin-main.pex", "report_py.pex"]
+    assert "pex-backend: reused the resolve of hello==1.0's requirements from the build cache" in second
+    assert (len(cache_entries(cache, "resolves")), len(cache_entries(cache, "pex"))) == (1, 3)
+    assert "admin: go" in run_pex(tmp_path / "two" / "hello_admin-main.pex", "go").stdout
+
+    # No cache: a changed source is resolved afresh (the cache is not read) and nothing new is kept (not written).
+    entries = {kind: cache_entries(cache, kind) for kind in ("resolves", "pex")}
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text().replace('f"hello, {name}"', 'f"hi, {name}"'))
+    uncached = build("three", *given, "-C", "pexbin.no-cache=true")
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in uncached
+    assert "reused" not in uncached
+    assert pex_files(tmp_path / "three") == sorted(HELLO)
+    assert "hi, Bo" in run_pex(tmp_path / "three" / "hello.pex", "Bo").stdout
+    assert {kind: cache_entries(cache, kind) for kind in ("resolves", "pex")} == entries
+    assert not xdg.exists()
+
+    skipped = build("four", *given, "-C", "pexbin.skip=false", PEXBIN_SKIP="1")
+    assert "pex-backend: no PEX files: PEX files turned off by pexbin.skip" in skipped
+    assert [name for name in listing(tmp_path / "four") if name != ".gitignore"] == ["hello-1.0-py3-none-any.whl"]
+    assert {kind: cache_entries(cache, kind) for kind in ("resolves", "pex")} == entries
+
+
+def pip_versions_used(pex_root: Path) -> list:
+    """The pips pex installed (or unpacked, its vendored one) under PEX_ROOT to resolve with."""
+    return sorted(path.name for path in pex_root.glob("pip/*/*"))
+
+
+@pytest.fixture(scope="module")
+def vendored_pip_build(tmp_path_factory, offline_env):
+    """hello built with `pip-version = "vendored"` in a PEX_ROOT of its own; `hello.cli:main` with
+    `inherit-path = "prefer"`."""
+    where = tmp_path_factory.mktemp("vendored")
+    project = copied("hello", where, {**offline_env, "PEX_ROOT": str(where / "pex-root")})
+    with_table(
+        project,
+        '[tool.pexbin]\nentry-points = ["hello", "hello.cli:main"]\npip-version = "vendored"\n'
+        '[tool.pexbin.overrides]\n"hello.cli:main" = { inherit-path = "prefer" }\n',
+    )
+    out = where / "dist"
+    project.build("uv", out, "--wheel")
+    return out, where / "pex-root"
+
+
+def test_pip_version(vendored_pip_build, sample, tmp_path):
+    out, pex_root = vendored_pip_build
+    assert pip_versions_used(pex_root) == ["20.3.4-patched"]
+    assert "hello, Vi" in run_pex(out / "hello.pex", "Vi").stdout
+    # Without the field: the pinned default.
+    project = sample("hello")
+    project.env = {**project.env, "PEX_ROOT": str(tmp_path / "pex-root")}
+    project.build("uv", tmp_path / "dist", "--wheel")
+    assert "26.0.1" in pip_versions_used(tmp_path / "pex-root")
+
+
+def test_inherit_path_prefer_sees_the_environment_first(vendored_pip_build, tmp_path):
+    out, _ = vendored_pip_build
+    fake = tmp_path / "site" / "cowsay"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("def cow(text):\n    print('the environment\\'s cowsay:', text)\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(fake.parent), "PEX_ROOT": str(tmp_path / "pex-root")}
+    assert pex_info(out / "hello_cli-main.pex")["inherit_path"] == "prefer"
+    assert run_pex(out / "hello_cli-main.pex", "Al", env=env).stdout == "the environment's cowsay: hello, Al\n"
+    own = run_pex(out / "hello.pex", "Al", env=env).stdout  # the PEX's own cowsay 6.1
+    assert "hello, Al" in own and "the environment" not in own
+
+
+def test_several_named_resolves_each_from_its_lockfile(sample, tmp_path):
+    project = sample("hello")
+    with_table(
+        project,
+        '[tool.pexbin]\nentry-points = ["src/hello/tools/report.py", "hello.tools.report"]\n'
+        'resolves = { old = "locks/old.lock", new = "locks/new.lock" }\n[tool.pexbin.overrides]\n'
+        '"src/hello/tools/report.py" = { resolve = "old", dependencies = ["cowsay==6.0"] }\n'
+        '"hello.tools.report" = { resolve = "new" }\n',
+    )
+    locked = pexbin(project, "lock").stdout
+    assert "resolve 'old': cowsay>=6, cowsay==6.0" in locked and "resolve 'new': cowsay>=6)" in locked
+    out = tmp_path / "dist"
+    built = said(project.build("uv", out, "--wheel"))
+    assert built.count("pex-backend: resolved hello==1.0's requirements (") == 2  # one resolve per lockfile
+    record = checked_record(out, "hello-1.0.pexbin.json")
+    assert record["report_py.pex"]["requirements"] == ["cowsay==6.0", "hello==1.0"]
+    assert record["hello_tools_report.pex"]["requirements"] == ["cowsay==6.1", "hello==1.0"]
+    assert run_pex(out / "hello_tools_report.pex").stdout.startswith("report: cowsay 6.1 on Python")
+    assert run_pex(out / "report_py.pex").stdout.startswith("report: cowsay 6.0 on Python")
+
+
+def test_a_lock_for_platforms_builds_every_platform_and_the_record_says_so(sample, tmp_path, foreign_wheels):
+    project = sample("multi")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.pexbin]\n", '[tool.pexbin]\ndefault-resolve = "default"\nresolves = { default = "multi.lock" }\n'
+        )
+    )
+    pexbin(project, "lock")
+    lock = json.loads((project.path / "multi.lock").read_text())
+    assert len(lock["locked_resolves"]) == len(MULTI_PLATFORMS)  # one per platform
+    locked = {r["project_name"]: r["version"] for res in lock["locked_resolves"] for r in res["locked_requirements"]}
+    out = tmp_path / "dist"
+    project.build("uv", out, "--wheel")
+    record = checked_record(out, "multi-1.0.pexbin.json")
+    assert record["multi_main-run.pex"]["platforms"] == MULTI_PLATFORMS
+    for platform in MULTI_PLATFORMS:
+        assert record[f"multi-split-{platform}.pex"]["platforms"] == [platform]
+    for entry in record.values():
+        assert entry["requirements"] == [f"charset-normalizer=={locked['charset-normalizer']}", "multi==1.0"]
+    # The multiplatform PEX runs here: this interpreter is one of its targets.
+    assert run([sys.executable, out / "multi_main-run.pex"]).stdout == "utf_8 on Python 3.11\n"
+
+
+def test_the_cli_extra_brings_pex_and_without_it_commands_that_run_pex_say_so(installer, wheelhouse, sample, tmp_path):
+    wheel = next(wheelhouse.glob("pex_backend-*.whl"))
+    project = sample("hello")
+    with_cli = installer(f"{wheel}[cli]")
+    written = tmp_path / "here.json"
+    run([with_cli / "pexbin", "inspect-platform", "-o", written], env=project.env)
+    assert {"marker_environment", "compatible_tags"} <= set(json.loads(written.read_text()))
+    listed = run([with_cli / "pexbin", "list", "--project", project.path], env=project.env).stdout
+    assert listed.split() == [
+        "hello",
+        "hello",
+        "hello_admin-main",
+        "hello.admin:main",
+        "report_py",
+        "src/hello/tools/report.py",
+    ]
+
+    without = installer(wheel)
+    assert run([without / "python", "-c", "import importlib.util as u; print(u.find_spec('pex'))"]).stdout == "None\n"
+    for command in (
+        ["inspect-platform", "-o", tmp_path / "x.json"],
+        ["dependencies", "hello", "--project", project.path],
+    ):
+        failed = run([without / "pexbin", *command], env=project.env, check=False)
+        assert failed.returncode == 1
+        assert failed.stderr.splitlines() == [
+            f"pex-backend error: `{command[0]}` runs pex, which is not installed here: pip install 'pex-backend[cli]'"
+        ]
+    assert "hello" in run([without / "pexbin", "list", "--project", project.path], env=project.env).stdout
