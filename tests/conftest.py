@@ -143,6 +143,16 @@ class Project:
         return run(commands[frontend], cwd=self.path, env=self.env, check=check)
 
 
+def with_setuptools_backend(project: Path) -> None:
+    """Point a sample project's build-system at setuptools' own backend, nothing else changed: then it builds what
+    setuptools alone builds of it."""
+    pyproject = project / "pyproject.toml"
+    ours = 'requires = ["pex-backend"]\nbuild-backend = "pex_backend"'
+    assert ours in pyproject.read_text()
+    theirs = 'requires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"'
+    pyproject.write_text(pyproject.read_text().replace(ours, theirs))
+
+
 @pytest.fixture
 def sample(offline_env: Dict[str, str], tmp_path: Path):
     def copy(name: str) -> Project:

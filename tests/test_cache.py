@@ -6,14 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Dict
 
-from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex
+from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex, with_setuptools_backend
 
 from pex_backend.cache import FORMAT
-from pex_backend.wheel import reproducible_copy
+from pex_backend.config import DEFAULT_PIP_VERSION
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -119,35 +121,47 @@ def test_two_builds_at_once_share_one_cache(sample, tmp_path):
     assert listing(cache / "tmp") == []
 
 
+def dated_1980(wheel: Path, directory: Path) -> Path:
+    """The wheel with every entry dated 1980-01-01 (pex keeps a wheel's dates in the PEX; the backend gives pex its
+    wheel so): written here, not with the backend's own copy, so that a change to the wheel on the way shows."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(directory / wheel.name, "w") as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            entry.create_system = info.create_system
+            target.writestr(entry, source.read(info))
+    return directory / wheel.name
+
+
+# Each PEX of sample_projects/hello and how a user would ask pex for it: a console script, a module's function,
+# and a file of the project (its module `hello.tools.report`).
+DIRECT = {
+    "hello.pex": ["--console-script", "hello"],
+    "hello_admin-main.pex": ["--entry-point", "hello.admin:main"],
+    "report_py.pex": ["--entry-point", "hello.tools.report"],
+}
+
+
 def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, wheelhouse):
     project = sample("hello")
     out = tmp_path / "dist"
-    project.build("build", out, "--wheel")
-    # The same wheel (with pex's fixed timestamps, as the backend gives it to pex) built by pex directly.
-    wheel = reproducible_copy(out / "hello-1.0-py3-none-any.whl", tmp_path / "direct")
-    info = pex_info(out / "hello.pex")
-    direct = tmp_path / "direct" / "hello.pex"
-    constraints = [arg for c in info["interpreter_constraints"] for arg in ("--interpreter-constraint", c)]
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pex",
-            wheel,
-            "-c",
-            "hello",
-            *constraints,
-            "--python",
-            sys.executable,
-            "--python-path",
-            Path(sys.executable).parent,
-            "--no-pypi",
-            "-f",
-            wheelhouse,
-            "-o",
-            direct,
-        ],
-        env=project.env,
-        cwd=tmp_path / "direct",
-    )
-    assert direct.read_bytes() == (out / "hello.pex").read_bytes()
+    project.build("uv", out)  # the sdist, then the wheel and the PEX files from it
+    # The published sdist, unpacked and built by setuptools' own backend.
+    with tarfile.open(out / "hello-1.0.tar.gz") as sdist:
+        sdist.extractall(tmp_path / "unpacked", filter="data")
+    source = tmp_path / "unpacked" / "hello-1.0"
+    with_setuptools_backend(source)
+    Project(source, project.env).build("uv", tmp_path / "wheel", "--wheel")
+    # That wheel, built by pex directly with the interpreter, constraints and pip the backend resolves with.
+    wheel = dated_1980(tmp_path / "wheel" / "hello-1.0-py3-none-any.whl", tmp_path / "direct")
+    constraints = pex_info(out / "hello.pex")["interpreter_constraints"]
+    assert constraints == [">=3.9"]
+    resolving = [arg for c in constraints for arg in ("--interpreter-constraint", c)]
+    resolving += ["--python", sys.executable, "--python-path", Path(sys.executable).parent]
+    resolving += ["--no-pypi", "--find-links", wheelhouse, "--pip-version", DEFAULT_PIP_VERSION]
+    for name, entry_point in DIRECT.items():
+        direct = tmp_path / "direct" / name
+        run([sys.executable, "-m", "pex", wheel, *entry_point, *resolving, "-o", direct], env=project.env)
+        assert pex_info(direct) == pex_info(out / name), name
+        assert direct.read_bytes() == (out / name).read_bytes(), name

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from conftest import SAMPLES, Project, listing, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, pex_info, run, run_pex, with_setuptools_backend
 
 HELLO_PEX_FILES = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -163,10 +163,7 @@ def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
     # A fresh copy (setuptools reads an existing SOURCES.txt back), built by setuptools' own backend.
     theirs = Project(tmp_path / "setuptools" / name, ours.env)
     shutil.copytree(SAMPLES / name, theirs.path)
-    text = (theirs.path / "pyproject.toml").read_text()
-    backend = 'requires = ["pex-backend"]\nbuild-backend = "pex_backend"'
-    assert backend in text
-    theirs.pyproject(text.replace(backend, 'requires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"'))
+    with_setuptools_backend(theirs.path)
     theirs.build("uv", tmp_path / "theirs")
     built = sorted(p.name for p in (tmp_path / "theirs").iterdir() if p.suffix in (".whl", ".gz"))
     assert len(built) == 2 and set(built) <= set(listing(tmp_path / "ours"))
