@@ -72,9 +72,16 @@ def test_output_dir_from_the_environment(sample, tmp_path):
     project = sample("hello")
     out = tmp_path / "pexes"
     project.env = {**project.env, "PEXBIN_OUTPUT_DIR": str(out)}
-    project.build("pip-wheel", tmp_path / "wheels")
-    assert listing(tmp_path / "wheels") == ["hello-1.0-py3-none-any.whl"]
+    project.build("uv", tmp_path / "wheels", "--wheel")
+    assert [name for name in listing(tmp_path / "wheels") if not name.startswith(".")] == ["hello-1.0-py3-none-any.whl"]
     check_hello_pex_files(out)
+    # Under pip the variable alone turns nothing on (every pip run, `pip install .` too, would inherit it).
+    pip_out = tmp_path / "pip-pexes"
+    project.env = {**project.env, "PEXBIN_OUTPUT_DIR": str(pip_out)}
+    result = project.build("pip-wheel", tmp_path / "pip-wheels", "-v")
+    assert listing(tmp_path / "pip-wheels") == ["hello-1.0-py3-none-any.whl"]
+    assert not pip_out.exists()
+    assert "set -C pexbin.output-dir=DIR on pip's command line" in result.stdout + result.stderr
 
 
 def test_pip_install_builds_no_pex_and_installs(sample, tmp_path, offline_env):
