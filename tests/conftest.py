@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import venv
 from dataclasses import dataclass
@@ -21,6 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 PINS = Path(__file__).with_name("pins.txt")
 KEPT_WHEELHOUSES = ROOT / ".wheelhouse"
+# The platforms of the `foreign:` lines of pins.txt: those sample_projects/multi targets.
+FOREIGN_TARGETS = [
+    ("manylinux2014_x86_64", "3.11", "cp311"),
+    ("manylinux2014_x86_64", "3.12", "cp312"),
+    ("macosx_11_0_arm64", "3.12", "cp312"),
+]
 TIMEOUT = 600
 """Seconds any command a test runs may take: a hung build fails its test instead of hanging the run."""
 
@@ -77,7 +85,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     house = tmp_path_factory.mktemp("wheelhouse")
     source = tmp_path_factory.mktemp("backend-source") / "pex-backend"
     shutil.copytree(ROOT, source, ignore=IGNORED)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", house, source])
+    # Without build isolation (setuptools is installed here), so that no index is needed once the pins are kept.
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", house, source])
     for wheel in pinned_wheels().iterdir():
         shutil.copy2(wheel, house)
     return house
@@ -93,6 +102,12 @@ def pinned_wheels() -> Path:
     KEPT_WHEELHOUSES.mkdir(exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=KEPT_WHEELHOUSES, prefix=".partial-"))
     pins = [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+    foreign = [pin[len("foreign:") :].strip() for pin in pins if pin.startswith("foreign:")]
+    pins = [pin for pin in pins if not pin.startswith("foreign:")]
+    for target_platform, version, abi in FOREIGN_TARGETS:
+        target = ["--platform", target_platform, "--python-version", version, "--implementation", "cp", "--abi", abi]
+        run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps", "-d", partial]
+            + target + foreign)  # fmt: skip
     while pins:  # pip takes one version of a project per call
         batch = list({pin.split("==")[0]: pin for pin in reversed(pins)}.values())
         run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", partial, *batch])
@@ -170,7 +185,8 @@ def run_pex(pex: Path, *args: str, env: Dict[str, str] | None = None, check: boo
 
 
 def listing(directory: Path) -> List[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """What a build left in `directory`, less the `.gitignore` that `uv build` writes into its output directory."""
+    return sorted(p.name for p in directory.iterdir() if p.name != ".gitignore")
 
 
 @pytest.fixture(scope="session")
@@ -187,23 +203,29 @@ def installer(wheelhouse: Path, offline_env: Dict[str, str], tmp_path_factory: p
     return install
 
 
-FOREIGN_TARGETS = [
-    ("manylinux2014_x86_64", "3.11", "cp311"),
-    ("manylinux2014_x86_64", "3.12", "cp312"),
-    ("macosx_11_0_arm64", "3.12", "cp312"),
-]
-
-
 @pytest.fixture(scope="session")
 def foreign_wheels(wheelhouse: Path) -> Path:
-    """charset-normalizer, a compiled dependency, for every platform `sample_projects/multi` targets."""
-    for platform, version, abi in FOREIGN_TARGETS:
-        run(
-            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps", "-d", wheelhouse]
-            + ["--platform", platform, "--python-version", version, "--implementation", "cp", "--abi", abi]
-            + ["charset-normalizer>=3"]
-        )
+    """The wheelhouse, which holds charset-normalizer (a compiled requirement) for every platform that
+    `sample_projects/multi` targets (the `foreign:` lines of pins.txt)."""
     return wheelhouse
+
+
+def needs_linux_x86_64() -> None:
+    """The sample projects' foreign platforms include linux x86_64 CPython: their PEX files run only there."""
+    if not (sys.platform == "linux" and platform.machine() == "x86_64"):
+        pytest.skip(f"needs linux x86_64 to run a PEX built for it (this is {sys.platform} {platform.machine()})")
+
+
+def needs_compiler() -> None:
+    """sample_projects/compiled has a C extension."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not shutil.which(compiler):
+        pytest.skip(f"needs a C compiler ({compiler}) to build sample_projects/compiled")
+
+
+def needs_vendored_pip() -> None:
+    if sys.version_info >= (3, 12):
+        pytest.skip("pex's vendored pip (20.3.4) runs only under Python < 3.12, and the build interpreter is newer")
 
 
 def find_python(version: str) -> Path | None:

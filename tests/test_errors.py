@@ -14,7 +14,7 @@ def append_to_table(project, lines: str) -> None:
 
 
 def failure(project, out: Path):
-    result = project.build("build", out, "--wheel", check=False)
+    result = project.build("uv", out, "--wheel", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Traceback" not in output
@@ -80,7 +80,7 @@ def test_two_binaries_with_one_name_are_named_both(sample, tmp_path):
 def test_a_failed_build_leaves_earlier_artifacts_alone(sample, tmp_path):
     project = sample("hello")
     out = tmp_path / "dist"
-    project.build("build", out, "--wheel")
+    project.build("uv", out, "--wheel")
     before = {name: (out / name).read_bytes() for name in listing(out)}
 
     append_to_table(project, 'dependencies = ["no-such-dist-anywhere>=1"]')

@@ -24,7 +24,7 @@ def built(tmp_path_factory, offline_env):
     project_dir = tmp_path_factory.mktemp("fields") / "fields"
     shutil.copytree(SAMPLES / "fields", project_dir)
     out = tmp_path_factory.mktemp("dist")
-    Project(project_dir, offline_env).build("build", out, "--wheel")
+    Project(project_dir, offline_env).build("uv", out, "--wheel")
     return out
 
 
@@ -129,7 +129,7 @@ def test_description_and_tags_in_the_record(built):
 def test_tags_select_binaries(sample, tmp_path):
     project = sample("fields")
     out = tmp_path / "dist"
-    project.build("build", out, "--wheel", "-C", "pexbin.tags=cli,-venv", "-C", "pexbin.output-dir=" + str(out))
+    project.build("uv", out, "--wheel", "-C", "pexbin.tags=cli,-venv", "-C", "pexbin.output-dir=" + str(out))
     pex_files = [n for n in listing(out) if n.endswith(".pex")]
     assert "probe.pex" not in pex_files and len(pex_files) == 5
 

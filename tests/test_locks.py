@@ -48,7 +48,7 @@ def test_a_tampered_hash_is_refused_naming_the_requirement(sample, tmp_path):
     digest = text.split('"hash": "', 1)[1][:64]
     lockfile.write_text(text.replace(digest, "0" * 64))
     project.env = {**project.env, "PEX_ROOT": str(tmp_path / "pex-root")}  # nothing cached under the bad hash
-    result = project.build("build", tmp_path / "dist", "--wheel", check=False)
+    result = project.build("uv", tmp_path / "dist", "--wheel", check=False)
     assert result.returncode != 0
     assert (
         "the artifact of cowsay does not have the hash the lock records; it is refused."
@@ -63,7 +63,7 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
     pyproject.write_text(pyproject.read_text().replace('["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]'))
     checked = lock(project, "--check", check=False)
     assert checked.returncode == 1 and "is stale: it does not satisfy packaging>=20" in checked.stdout
-    result = project.build("build", tmp_path / "dist", "--wheel", check=False)
+    result = project.build("uv", tmp_path / "dist", "--wheel", check=False)
     assert result.returncode != 0
     assert (
         "pex-backend error: the lockfile of resolve 'default' (pex.lock) does not satisfy the project's "
@@ -108,7 +108,7 @@ def test_offline_from_the_tables_find_links_without_any_index(sample, tmp_path, 
 
 
 def test_pex_version_is_honoured(sample, tmp_path, wheelhouse):
-    run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", wheelhouse, "pex==2.105.1"])
+    # pex 2.105.1 is in the wheelhouse (tests/pins.txt).
     project = sample("hello")
     project.pyproject((project.path / "pyproject.toml").read_text() + 'pex-version = "2.105.1"\n')
     out = tmp_path / "dist"
