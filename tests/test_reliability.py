@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from conftest import listing, run, run_pex
+from conftest import TIMEOUT, listing, run, run_pex
 
 from pex_backend.cache import FORMAT
 
@@ -81,7 +81,7 @@ def start_paused(project, out: Path, flag: Path, **env: str) -> subprocess.Popen
 
 def kill(process: subprocess.Popen) -> None:
     os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
+    process.communicate(timeout=TIMEOUT)
 
 
 def test_a_build_killed_before_publishing_leaves_the_output_as_it_was(sample, tmp_path):
@@ -203,7 +203,7 @@ def test_two_builds_at_once_into_one_output_directory(sample, tmp_path):
         paused(process, flag)
     for flag in flags:  # both publish at the same moment
         flag.unlink()
-    outputs = [process.communicate()[0].decode() for process in running]
+    outputs = [process.communicate(timeout=TIMEOUT)[0].decode() for process in running]
     assert [process.returncode for process in running] == [0, 0], outputs
     assert hidden(out) == []
     assert_record_agrees(out)
@@ -251,7 +251,7 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(sample, 
     busy = pexbin(project, "cache", "prune", "--all").stdout
     assert busy.startswith("removed 1 entry (") and busy.rstrip().endswith("; kept 5 entries in use by a running build")
     flag.unlink()
-    assert build.wait() == 0, build.communicate()[0].decode()
+    assert build.wait(timeout=TIMEOUT) == 0, build.communicate()[0].decode()
     assert_record_agrees(out)
     everything = pexbin(project, "cache", "prune", "--all").stdout
     assert everything.startswith("removed 5 entries (")
