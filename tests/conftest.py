@@ -210,6 +210,13 @@ def foreign_wheels(wheelhouse: Path) -> Path:
     return wheelhouse
 
 
+def needs(pythons: Dict[str, Path], *versions: str) -> None:
+    """Skip unless local CPythons of these versions are there to run a PEX under."""
+    missing = [v for v in versions if v not in pythons]
+    if missing:
+        pytest.skip(f"no local CPython {', '.join(missing)} (pyenv or PATH) to run the PEX under")
+
+
 def needs_linux_x86_64() -> None:
     """The sample projects' foreign platforms include linux x86_64 CPython: their PEX files run only there."""
     if not (sys.platform == "linux" and platform.machine() == "x86_64"):

@@ -7,15 +7,9 @@ import sys
 import tarfile
 
 import pytest
-from conftest import listing, needs_compiler, needs_linux_x86_64, pex_info, run, run_pex
+from conftest import listing, needs, needs_compiler, needs_linux_x86_64, pex_info, run, run_pex
 
 PLATFORMS = ["linux_x86_64-cp-3.11.7-cp311", "linux_x86_64-cp-3.12.1-cp312", "macosx_11_0_arm64-cp-312-cp312"]
-
-
-def needs(pythons, *versions):
-    missing = [v for v in versions if v not in pythons]
-    if missing:
-        pytest.skip(f"no local CPython {', '.join(missing)} (pyenv or PATH) to run the PEX under")
 
 
 def charset_wheels(pex):

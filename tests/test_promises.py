@@ -10,7 +10,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, Project, listing, needs_linux_x86_64, needs_vendored_pip, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, needs, needs_linux_x86_64, needs_vendored_pip, pex_info, run, run_pex
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from pex_backend.cache import FORMAT
@@ -273,8 +273,7 @@ def test_several_named_resolves_each_from_its_lockfile(sample, tmp_path):
 
 
 def test_a_lock_for_platforms_builds_every_platform_and_the_record_says_so(sample, tmp_path, foreign_wheels, pythons):
-    if "3.11" not in pythons:
-        pytest.skip("no local CPython 3.11 (pyenv or PATH) to run the PEX under")
+    needs(pythons, "3.11")
     needs_linux_x86_64()
     project = sample("multi")
     pyproject = project.path / "pyproject.toml"
