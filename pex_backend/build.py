@@ -23,6 +23,7 @@ from .inputs import check_inputs
 from .plan import plan
 from .record import records_naming, write_record
 from .settings import PREFIX, BuildSettings
+from .timings import step
 from .wheel import read_wheel, reproducible_copy
 
 # pip builds wheels into a temporary directory and keeps only the wheel. Older pips name it `pip-wheel-*`; every
@@ -190,22 +191,28 @@ def build_wheel_and_pex_files(
     project_root: Path,
 ) -> str:
     """Build the wheel and every PEX in staging; only when all succeed do they replace earlier artifacts."""
-    check_inputs(config, project_root)
+    with step("checking the inputs"):
+        check_inputs(config, project_root)
     output_dir = settings.output_dir or wheel_directory
-    cache = open_cache(settings.cache_dir)
+    with step("opening the build cache"):
+        cache = open_cache(settings.cache_dir)
     try:
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
-            basename = build_wheel(str(staging))
-            wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
-            binaries = plan(config, wheel, project_root, settings)
+            with step("setuptools' wheel"):
+                basename = build_wheel(str(staging))
+            with step("reading the wheel"):
+                wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
+                binaries = plan(config, wheel, project_root, settings)
             pex_staging = publication.staging(output_dir)
-            built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
+            with step("PEX files"):
+                built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
             record = write_record(built, wheel, pex_staging)
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
                 publication.add(item.path, output_dir / item.path.name)
-            publication.commit(record, output_dir / record.name)
+            with step("publishing"):
+                publication.commit(record, output_dir / record.name)
     finally:
         if cache:
             cache.close()

@@ -27,6 +27,7 @@ from .pex_failures import PexContext, failure
 from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
+from .timings import step
 from .wheel import WheelContents
 
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
@@ -348,9 +349,11 @@ def announce(built: Sequence[BuiltBinary]) -> None:
 def pex_session(cache: Optional[BuildCache], parent: Optional[Path]) -> Iterator[Tuple[Path, Interpreter, PexWorkers]]:
     """A work directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
     staging = Path(tempfile.mkdtemp(prefix="pexbin-work-", dir=parent))
-    python = build_interpreter(cache)
+    with step("the build interpreter and pex"):
+        python = build_interpreter(cache)
+        command = worker_command(cache, python)
     try:
-        with PexWorkers(worker_command(cache, python)) as workers:
+        with PexWorkers(command) as workers:
             yield staging, python, workers
     finally:
         shutil.rmtree(staging, ignore_errors=True)

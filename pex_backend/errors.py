@@ -6,6 +6,8 @@ import functools
 import sys
 from typing import Callable, TypeVar
 
+from .timings import step
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -32,7 +34,8 @@ def reports_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
-            return func(*args, **kwargs)
+            with step(f"the {func.__name__} hook"):
+                return func(*args, **kwargs)
         except PexbinError as exc:
             print(f"pex-backend error: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(1) from None
