@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import shutil
 import sys
@@ -27,11 +28,17 @@ from .pex_failures import PexContext, failure
 from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
+from .proofs import SiblingProofs
+from .siblings import Target, derive
 from .timings import step
 from .wheel import WheelContents
 
 # For foreign targets the build interpreter's own `python3.X` would pin one of them; the PEX picks among the rest.
 PORTABLE_SHEBANG = "/usr/bin/env python3"
+
+
+# For the tests alone: derived siblings get one byte more, as if a future pex wrote them differently.
+ALTER_SIBLINGS = "PEXBIN_TEST_ALTER_SIBLINGS"
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class BuiltBinary:
     path: Path
     seconds: float
     reused: bool = False
+    derived_from: Optional[str] = None
+    """The PEX this one was derived from (its name), when it was not built by pex."""
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -303,25 +312,91 @@ class GroupBuild:
     def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
         started = time.monotonic()
         output = self.staging / f"{binary.name}.pex"
-        code, log = self.workers.run([*sources, *binary_args(binary), "-o", str(output)], self.staging)
+        with step(f"pex building {output.name}"):
+            code, log = self.workers.run([*sources, *binary_args(binary), "-o", str(output)], self.staging)
         if code != 0:
             raise self.failure(f"building {output.name}", log)
-        seconds = time.monotonic() - started
+        return self.keep(BuiltBinary(binary, output, time.monotonic() - started))
+
+    def keep(self, built: BuiltBinary) -> BuiltBinary:
+        """Put a PEX this build wrote into the cache."""
         if self.cache:
             entry = self.cache.fresh()
-            copy_path(output, entry / output.name)
-            self.cache.publish(entry, "pex", self.key(binary), {"resolve": self.resolve_key, "binary": binary.name})
-        return BuiltBinary(binary, output, seconds)
+            copy_path(built.path, entry / built.path.name)
+            key, inputs = self.key(built.spec), {"resolve": self.resolve_key, "binary": built.spec.name}
+            self.cache.publish(entry, "pex", key, inputs)
+        return built
+
+    def derived(self, first: BuiltBinary, binary: BinarySpec, output: Optional[Path] = None) -> Optional[BuiltBinary]:
+        """`binary` written from its sibling `first` (see `siblings`), or None where that is not done."""
+        started = time.monotonic()
+        path = output or self.staging / f"{binary.name}.pex"
+        entry_point = binary.entry_point
+        target = Target(
+            console_script=entry_point.script, entry_point=None if entry_point.script else entry_point.module
+        )
+        with step(f"deriving {path.name}"):
+            if not derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS))):
+                return None
+        return BuiltBinary(binary, path, time.monotonic() - started, derived_from=first.path.name)
+
+    def families(self, missing: Sequence[BinarySpec]) -> List[List[BinarySpec]]:
+        """The binaries to build, in lists of siblings: zipapps of one shape (what pex is told apart from the entry
+        point); each other binary alone. Without the cache, every binary alone: pex builds each."""
+        families: Dict[Tuple[str, ...], List[BinarySpec]] = {}
+        for binary in missing:
+            derivable = self.cache is not None and binary.options.layout == "zipapp"
+            families.setdefault(sibling_shape(binary) if derivable else (binary.name,), []).append(binary)
+        return list(families.values())
 
     def run(self, pool: ThreadPoolExecutor) -> List[BuiltBinary]:
-        """Reuse what the cache holds; resolve (at most once) and build the rest in parallel."""
-        done = [self.reuse(binary) for binary in self.group.binaries]
-        missing = [binary for binary, found in zip(self.group.binaries, done) if found is None]
+        """Reuse what the cache holds; resolve (at most once) and build the rest: pex builds the first of each
+        family of siblings (and, until derivation is proven for their shape, a second to prove it on) in
+        parallel, and the others are derived from the first."""
+        done: Dict[str, Optional[BuiltBinary]] = {binary.name: self.reuse(binary) for binary in self.group.binaries}
+        missing = [binary for binary in self.group.binaries if done[binary.name] is None]
         if missing:
             sources = self.sources()
-            built = iter(pool.map(lambda binary: self.build(binary, sources), missing))
-            done = [found or next(built) for found in done]
-        return [found for found in done if found]
+            families = self.families(missing)
+            proofs = SiblingProofs(self.cache) if self.cache else None
+            verdicts = [proofs.verdict(sibling_shape(f[0])) if proofs and len(f) > 1 else False for f in families]
+            by_pex = [b for f, v in zip(families, verdicts) for b in (f if v is False else f[: 1 if v else 2])]
+            done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), by_pex))
+            later = []
+            for family, verdict in zip(families, verdicts):
+                if verdict is False:
+                    continue
+                first = done[family[0].name]
+                assert first is not None
+                if verdict is None and proofs and not self.proven(first, done[family[1].name], proofs):
+                    later += family[2:]
+                    continue
+                for binary in family[1:]:
+                    if done[binary.name] is None:
+                        found = self.derived(first, binary)
+                        if found:
+                            done[binary.name] = self.keep(found)
+                        else:
+                            later.append(binary)
+            done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), later))
+        return [item for item in done.values() if item]
+
+    def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary], proofs: SiblingProofs) -> bool:
+        """Whether the witness (built by pex) is what derivation writes from `first`; the outcome is kept."""
+        assert witness is not None
+        check = self.derived(first, witness.spec, self.staging / f"{witness.path.name}.derived")
+        if check is None:
+            return True  # not derivable after all: each PEX that is not falls back to pex
+        identical = filecmp.cmp(check.path, witness.path, shallow=False)
+        check.path.unlink()
+        proofs.record(sibling_shape(witness.spec), identical, witness.path.name)
+        return identical
+
+
+def sibling_shape(binary: BinarySpec) -> Tuple[str, ...]:
+    """What a PEX's build is apart from its entry point: siblings of one shape differ in their entry point alone."""
+    kind = "console-script" if binary.entry_point.script else "entry-point"
+    return (kind, *binary_args(binary)[len(binary.entry_point.pex_args) :])
 
 
 def copy_path(source: Path, destination: Path) -> None:
@@ -341,6 +416,8 @@ def announce(built: Sequence[BuiltBinary]) -> None:
         size = describe_size(size_of(item.path))
         if item.reused:
             print(f"pex-backend: reused {item.path.name} from the build cache ({size})", flush=True)
+        elif item.derived_from:
+            print(f"pex-backend: wrote {item.path.name} ({size}, derived from {item.derived_from})", flush=True)
         else:
             print(f"pex-backend: wrote {item.path.name} ({size}, {item.seconds:.1f} s)", flush=True)
 
