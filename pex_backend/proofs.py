@@ -49,6 +49,8 @@ class SiblingProofs:
 
     def record(self, shape: Sequence[str], identical: bool, binary: str) -> None:
         """Keep a proof's outcome; a mismatch turns derivation off for this pex version, with a notice."""
+        if not identical and self.read(None) is False:
+            return  # already off
         for scope in (shape, None) if not identical else (shape,):
             filled = self.cache.fresh()
             (filled / VERDICT).write_text(json.dumps({"identical": identical, "binary": binary}) + "\n")

@@ -1,0 +1,3 @@
+import sys
+
+print(f"report: {sys.argv[1:]}")
