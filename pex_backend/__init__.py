@@ -25,8 +25,9 @@ ConfigSettings = Optional[Dict[str, Any]]
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
     requires = _setuptools.get_requires_for_build_wheel(_settings.foreign_settings(config_settings))
     config = _load_config(Path.cwd())
-    if config is not None and not _settings.read(config_settings).skip:
-        requires.append(_build.pex_requirement(config))
+    settings = _settings.read(config_settings)
+    if config is not None and not settings.skip:
+        requires += _build.pex_requirement(config, settings.cache_dir)
     return requires
 
 

@@ -16,10 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .cache import BuildCache, claim_directory, lock, open_cache, remove_leftovers
+from .cache import FORMAT, BuildCache, claim_directory, lock, open_cache, remove_leftovers
 from .compose import announce, compose
-from .config import PexbinConfig
+from .config import DEFAULT_PEX_VERSION, PexbinConfig
 from .inputs import check_inputs
+from .pexrun import cached_pex, importable_pex
 from .plan import plan
 from .record import records_naming, write_record
 from .settings import PREFIX, BuildSettings
@@ -31,7 +32,6 @@ from .wheel import read_wheel, reproducible_copy
 # environment of the backend (`PIP_BUILD_TRACKER`, `PIP_REQ_TRACKER` before pip 22.1).
 PIP_TEMPORARY_DIRECTORY = "pip-wheel-"
 PIP_TRACKERS = ("PIP_BUILD_TRACKER", "PIP_REQ_TRACKER")
-MINIMUM_PEX = "pex>=2.60"
 # A build's staging directory in an output directory (when the cache is off or on another file system), claimed
 # by its process; older backends staged under the second prefix too. A later build removes those of dead builds.
 STAGING_PREFIXES = (".pexbin-staging-", ".pexbin-wheel-")
@@ -40,8 +40,16 @@ STAGING_PREFIXES = (".pexbin-staging-", ".pexbin-wheel-")
 PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
 
 
-def pex_requirement(config: PexbinConfig) -> str:
-    return f"pex=={config.table.pex_version}" if config.table.pex_version else MINIMUM_PEX
+def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str]:
+    """What the build needs installed to run pex: nothing when the build cache holds a whole copy of that pex."""
+    wanted = config.table.pex_version or DEFAULT_PEX_VERSION
+    if cache_dir is None or not (cache_dir / f"v{FORMAT}").is_dir():
+        return [f"pex=={wanted}"]
+    cache = BuildCache(cache_dir)
+    try:
+        return [] if cached_pex(cache, wanted) else [f"pex=={wanted}"]
+    finally:
+        cache.close()
 
 
 def built_by_pip(wheel_directory: Path) -> bool:
@@ -197,6 +205,7 @@ def build_wheel_and_pex_files(
     with step("opening the build cache"):
         cache = open_cache(settings.cache_dir)
     try:
+        importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION)
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
             with step("setuptools' wheel"):

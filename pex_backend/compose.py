@@ -12,7 +12,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -26,7 +25,7 @@ from .inputs import complete_platform_file as checked_platform_file
 from .inputs import lockfile
 from .pex_failures import PexContext, failure
 from .pexinfo import pex_info, pinned_requirements
-from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
+from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, pex_version, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
 from .proofs import SiblingProofs
 from .siblings import Target, derive
@@ -208,7 +207,7 @@ def resolve_inputs(
         "pip": pip_configuration() if table.index_urls is None else {},
         "ignore_errors": group.ignore_errors,
         "include_requirements": group.include_requirements,
-        "pex": version("pex"),
+        "pex": pex_version(),
         "backend": backend_digest(),
     }
 

@@ -32,6 +32,10 @@ ENTRY_POINT = Str(
 # The pip pex resolves with unless `pip-version` says otherwise: the newest pip that pex knows and that runs on
 # every Python this backend supports (3.9 and later), pinned so that a new pip release changes no build.
 DEFAULT_PIP_VERSION = "26.0.1"
+# The pex a build uses unless `pex-version` says otherwise: the one the tests run on, pinned (as Pants pins its
+# default pex) so that a new pex release changes no build, and so that the build cache's copy of it can stand in
+# for installing it.
+DEFAULT_PEX_VERSION = "2.105.2"
 OUTPUT_NAME = Str(pattern=r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*", shape="a file name without directories or a leading dot")
 
 
@@ -224,7 +228,8 @@ class TableOptions:
     pex_version: Optional[str] = option(
         VERSION,
         None,
-        "The exact pex version used for the build; it is asked for as a build requirement.",
+        f"The exact pex version used for the build. Unset, it is pex {DEFAULT_PEX_VERSION} (pinned by pex-backend). "
+        "It is asked for as a build requirement unless the build cache already holds that pex.",
         'pex-version = "2.105.2"',
         pants=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import importlib.util
 import json
 import os
 import queue
@@ -10,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import threading
-from importlib.metadata import version
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -21,24 +21,54 @@ JOBS = max(1, os.cpu_count() or 1)
 WORKER = Path(__file__).with_name("pex_worker.py")
 
 
+def pex_version() -> str:
+    """The version of the pex this build runs (installed, or the build cache's copy)."""
+    from pex.version import __version__
+
+    return __version__
+
+
+def copy_key(pex: str) -> str:
+    return key_of("pex", pex, sys.version, sys.implementation.cache_tag)
+
+
+def cached_pex(cache: BuildCache, pex: str) -> Optional[Path]:
+    """The build cache's whole copy of pex `pex` for this interpreter, if it holds one."""
+    return cache.checked("pex-copies", copy_key(pex), f"pex copy of pex {pex}")
+
+
+def importable_pex(cache: Optional[BuildCache], wanted: str) -> None:
+    """Make pex importable: the build environment's own, else (when `get_requires_for_build_wheel` found it there
+    and asked for none) the build cache's copy of pex `wanted`."""
+    if importlib.util.find_spec("pex") is not None:
+        return
+    found = cached_pex(cache, wanted) if cache else None
+    if found is None:
+        raise BuildError(
+            f"pex {wanted} is not installed in the build environment, and the build cache no longer holds its copy "
+            "(taken away since the build asked for its requirements): build again, and pex will be installed"
+        )
+    sys.path.insert(0, str(found))
+
+
 def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
-    """This environment's pex, copied once into the build cache with its bytecode.
+    """The running pex, copied once into the build cache with its bytecode.
 
     uv installs build requirements without bytecode, so every fresh build environment would compile pex's
     thousand modules again (over a second per worker); the copy is the same files, so pex builds the same PEX.
+    Later builds that find it there do not install pex at all (`build.pex_requirement`).
     """
     if cache is None:
         return None
     import pex
 
-    key = key_of("pex", version("pex"), sys.version, sys.implementation.cache_tag)
-    found = cache.checked("pex-copies", key, f"pex copy of pex {version('pex')}")
+    found = cached_pex(cache, pex_version())
     if found:
         return found
     fresh = cache.fresh()
     shutil.copytree(Path(pex.__file__).parent, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
     compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS)
-    return cache.publish(fresh, "pex-copies", key, {"pex": version("pex"), "python": sys.version})
+    return cache.publish(fresh, "pex-copies", copy_key(pex_version()), {"pex": pex_version(), "python": sys.version})
 
 
 class Interpreter(NamedTuple):

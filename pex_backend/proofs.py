@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import zlib
-from importlib.metadata import version
 from typing import Optional, Sequence
 
 from .cache import BuildCache, backend_digest, key_of
+from .pexrun import pex_version
 
 KIND = "sibling-proofs"
 VERDICT = "verdict.json"
@@ -21,7 +21,7 @@ VERDICT = "verdict.json"
 
 def what_pex_is() -> list:
     """What pex's output depends on besides its arguments: pex itself, the interpreter (its zipfile) and zlib."""
-    return [version("pex"), backend_digest(), sys.version, zlib.ZLIB_RUNTIME_VERSION]
+    return [pex_version(), backend_digest(), sys.version, zlib.ZLIB_RUNTIME_VERSION]
 
 
 class SiblingProofs:

@@ -1,0 +1,58 @@
+"""What makes a warm build cheap: no pex installed when the build cache has it, and where a build's time goes."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from conftest import run, run_pex
+
+from pex_backend.config import DEFAULT_PEX_VERSION
+
+ASKED_FOR_PEX = f"pex=={DEFAULT_PEX_VERSION}"
+
+
+def said(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_a_warm_build_installs_no_pex(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    # `python -m build` lists what it installs for get_requires_for_build_wheel.
+    cold = said(project.build("build", out, "--wheel"))
+    assert ASKED_FOR_PEX in cold
+    # The build cache now holds pex's copy: nothing more is installed, and the build runs the copy.
+    (project.path / "src" / "hello" / "cli.py").write_text(
+        (project.path / "src" / "hello" / "cli.py").read_text().replace('f"hello, {name}"', 'f"hi, {name}"')
+    )
+    warm = said(project.build("build", out, "--wheel"))
+    assert "pex==" not in warm, warm
+    assert "pex-backend: wrote hello.pex (" in warm
+    assert "hi, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+    # Without the copy (pruned, or the cache turned off), pex is asked for again.
+    run([sys.executable, "-m", "pex_backend", "cache", "prune", "--all"], env=project.env)
+    assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
+    project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
+    assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
+
+
+def test_timings_show_each_step(sample, tmp_path):
+    project = sample("hello")
+    quiet = project.build("uv", tmp_path / "dist", "--wheel")
+    assert "pex-backend: timing" not in said(quiet)
+    project.env = {**project.env, "PEXBIN_TIMINGS": "1"}
+    (project.path / "src" / "hello" / "admin.py").write_text("print('changed')\n")
+    result = project.build("uv", tmp_path / "dist", "--wheel")
+    steps = re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", said(result))
+    for step in [
+        "the get_requires_for_build_wheel hook",
+        "setuptools' wheel",
+        "the build interpreter and pex",
+        "pex building hello.pex",
+        "PEX files",
+        "publishing",
+        "the build_wheel hook",
+    ]:
+        assert step in steps, steps
