@@ -43,7 +43,8 @@ def test_timings_show_each_step(sample, tmp_path):
     quiet = project.build("uv", tmp_path / "dist", "--wheel")
     assert "pex-backend: timing" not in said(quiet)
     project.env = {**project.env, "PEXBIN_TIMINGS": "1"}
-    (project.path / "src" / "hello" / "admin.py").write_text("print('changed')\n")
+    admin = project.path / "src" / "hello" / "admin.py"
+    admin.write_text(admin.read_text() + "# changed\n")
     result = project.build("uv", tmp_path / "dist", "--wheel")
     steps = re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", said(result))
     for step in [
