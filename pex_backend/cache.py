@@ -32,7 +32,7 @@ except ImportError:  # Windows: no advisory locks; leftovers are then told apart
 
 # Bumped when what an entry holds, or what its key covers, changes.
 FORMAT = 2
-KINDS = ("resolves", "pex", "pex-copies", "interpreters", "sibling-proofs")
+KINDS = ("resolves", "pex", "bases", "pex-copies", "interpreters", "sibling-proofs")
 MANIFEST = "manifest.json"
 SCRATCH = "tmp"
 # A scratch directory no live process holds: being made (for at most a moment) until this old, else a leftover.

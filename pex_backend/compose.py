@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name as canonical
 
 from .cache import BuildCache, backend_digest, file_digest, key_of, size_of
 from .config import DEFAULT_PIP_VERSION, TABLE, TableOptions
@@ -28,7 +29,7 @@ from .pexinfo import pex_info, pinned_requirements
 from .pexrun import JOBS, Interpreter, PexWorkers, build_interpreter, pex_version, worker_command
 from .plan import BinarySpec, ResolveGroup, groups, per_platform
 from .proofs import SiblingProofs
-from .siblings import Target, derive
+from .siblings import Target, derive, splice
 from .timings import step
 from .wheel import WheelContents
 
@@ -36,6 +37,7 @@ from .wheel import WheelContents
 PORTABLE_SHEBANG = "/usr/bin/env python3"
 
 
+BASE = "base.pex"
 # For the tests alone: derived siblings get one byte more, as if a future pex wrote them differently.
 ALTER_SIBLINGS = "PEXBIN_TEST_ALTER_SIBLINGS"
 
@@ -48,6 +50,8 @@ class BuiltBinary:
     reused: bool = False
     derived_from: Optional[str] = None
     """The PEX this one was derived from (its name), when it was not built by pex."""
+    spliced: bool = False
+    """Whether pex built the project's part alone, the rest coming from an earlier build's PEX."""
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -239,6 +243,7 @@ class GroupBuild:
         self.resolve_key = key_of(self.inputs)
         self.wheel_digest = file_digest(self.wheel.path)
         self.project = f"{self.wheel.name}=={self.wheel.version}"
+        self.resolved: Optional[Path] = None
 
     def failure(self, what: str, output: str) -> PexbinError:
         group, table = self.group, self.table
@@ -291,8 +296,9 @@ class GroupBuild:
             # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
             return [*own_wheel, *group.requirements, *self.lock, *self.resolving]
-        dependencies = self.dependencies()
-        resolved = ["--pre-resolved-dists", str(dependencies)] if dependencies else []
+        if self.resolved is None:
+            self.resolved = self.dependencies()
+        resolved = ["--pre-resolved-dists", str(self.resolved)] if self.resolved else []
         wheel = ["--pre-resolved-dists", str(self.wheel.path)]
         return [*resolved, *wheel, self.project, *group.requirements, *self.targets]
 
@@ -316,6 +322,65 @@ class GroupBuild:
         if code != 0:
             raise self.failure(f"building {output.name}", log)
         return self.keep(BuiltBinary(binary, output, time.monotonic() - started))
+
+    def first(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
+        """The first PEX of a family. Once the build cache holds a base for it (a PEX of the same resolve, options
+        and wheel name an earlier build kept), pex builds the project's own part alone after an edit and the base
+        gives the rest (`siblings.splice`), once that is proven for this pex version and shape."""
+        base = self.base(binary)
+        proofs = SiblingProofs(self.cache) if self.cache else None
+        if base is None or proofs is None:
+            return self.kept_as_base(self.build(binary, sources))
+        shape = ("splice", *binary_args(binary))
+        verdict = proofs.verdict(shape)
+        spliced = self.spliced(binary, base) if verdict is not False else None
+        if spliced and verdict:
+            final = spliced.path.with_name(f"{binary.name}.pex")
+            os.replace(spliced.path, final)
+            return self.keep(replace(spliced, path=final))
+        built = self.build(binary, sources)
+        if spliced:
+            identical = filecmp.cmp(spliced.path, built.path, shallow=False)
+            spliced.path.unlink()
+            proofs.record(shape, identical, built.path.name)
+        return built
+
+    def base_key(self, binary: BinarySpec) -> str:
+        return key_of("base", self.resolve_key, binary_args(binary), self.wheel.path.name)
+
+    def base(self, binary: BinarySpec) -> Optional[Path]:
+        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
+        if not (self.cache and standard and binary.options.layout == "zipapp"):
+            return None
+        found = self.cache.checked("bases", self.base_key(binary), f"base of {binary.name}.pex")
+        return found / BASE if found else None
+
+    def kept_as_base(self, built: BuiltBinary) -> BuiltBinary:
+        """Keep a PEX pex built as the base of later builds of the same resolve and options (first one wins)."""
+        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
+        if self.cache and standard and built.spec.options.layout == "zipapp":
+            entry = self.cache.fresh()
+            copy_path(built.path, entry / BASE)
+            self.cache.publish(entry, "bases", self.base_key(built.spec), {"resolve": self.resolve_key})
+        return built
+
+    def spliced(self, binary: BinarySpec, base: Path) -> Optional[BuiltBinary]:
+        """`binary` from its base and a PEX of the project's own part alone, which pex builds with every other
+        distribution excluded; None where that is not done."""
+        started = time.monotonic()
+        output = self.staging / f"{binary.name}.pex.spliced"
+        small = self.staging / f"{binary.name}.pex.project"
+        others = {name.split("==")[0] for name in pinned_requirements(pex_info(base))} - {canonical(self.wheel.name)}
+        excluded = [arg for name in sorted(others) for arg in ("--exclude", name)]
+        with step(f"pex building the project's part of {binary.name}.pex"):
+            args = [*self.sources(), *binary_args(binary), *excluded, "-o", str(small)]
+            code, log = self.workers.run(args, self.staging)
+        if code != 0:
+            return None  # pex builds the whole PEX, and says what is wrong
+        with step(f"splicing {binary.name}.pex"):
+            done = splice(base, small, self.wheel.path.name, output)
+        small.unlink()
+        return BuiltBinary(binary, output, time.monotonic() - started, spliced=True) if done else None
 
     def keep(self, built: BuiltBinary) -> BuiltBinary:
         """Put a PEX this build wrote into the cache."""
@@ -360,7 +425,12 @@ class GroupBuild:
             proofs = SiblingProofs(self.cache) if self.cache else None
             verdicts = [proofs.verdict(sibling_shape(f[0])) if proofs and len(f) > 1 else False for f in families]
             by_pex = [b for f, v in zip(families, verdicts) for b in (f if v is False else f[: 1 if v else 2])]
-            done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), by_pex))
+            firsts = {family[0].name for family in families}
+
+            def build(binary: BinarySpec) -> BuiltBinary:
+                return self.first(binary, sources) if binary.name in firsts else self.build(binary, sources)
+
+            done.update((item.spec.name, item) for item in pool.map(build, by_pex))
             later = []
             for family, verdict in zip(families, verdicts):
                 if verdict is False:
@@ -415,6 +485,9 @@ def announce(built: Sequence[BuiltBinary]) -> None:
         size = describe_size(size_of(item.path))
         if item.reused:
             print(f"pex-backend: reused {item.path.name} from the build cache ({size})", flush=True)
+        elif item.spliced:
+            what = "pex built the project's part"
+            print(f"pex-backend: wrote {item.path.name} ({size}, {item.seconds:.1f} s, {what})", flush=True)
         elif item.derived_from:
             print(f"pex-backend: wrote {item.path.name} ({size}, derived from {item.derived_from})", flush=True)
         else:

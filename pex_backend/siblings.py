@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .wheel import FIXED_TIME
 
@@ -131,8 +131,8 @@ def boot_script(text: str, old_hash: str, new_hash: str) -> Optional[str]:
     return text.replace(old, new) if text.count(old) == 1 and text.count(old_hash) == 1 else None
 
 
-def pex_info_for(first: bytes, entry_point: str) -> Optional[Tuple[bytes, str, str]]:
-    """The sibling's PEX-INFO, with the first's hash and the sibling's, computed as pex computes them (the sha1 of
+def pex_info_for(first: bytes, changes: Dict[str, Any]) -> Optional[Tuple[bytes, str, str]]:
+    """PEX-INFO with `changes`, with the first's hash and the new one, computed as pex computes them (the sha1 of
     the dump without a hash); None when the first PEX-INFO is not what pex would have dumped."""
     from pex.pex_info import PexInfo
 
@@ -144,10 +144,10 @@ def pex_info_for(first: bytes, entry_point: str) -> Optional[Tuple[bytes, str, s
     unhashed.pex_hash = old_hash
     if unhashed.dump().encode("utf-8") != first:
         return None
-    sibling = PexInfo(info=dict(data, entry_point=entry_point))
-    new_hash = hashlib.sha1(sibling.dump().encode("utf-8")).hexdigest()
-    sibling.pex_hash = new_hash
-    return sibling.dump().encode("utf-8"), old_hash, new_hash
+    changed = PexInfo(info=dict(data, **changes))
+    new_hash = hashlib.sha1(changed.dump().encode("utf-8")).hexdigest()
+    changed.pex_hash = new_hash
+    return changed.dump().encode("utf-8"), old_hash, new_hash
 
 
 def written_by_pex(entries: Dict[str, Tuple[bytes, zipfile.ZipInfo]], work: Path) -> Optional[Archive]:
@@ -190,18 +190,61 @@ def derive(first: Path, target: Target, output: Path, alter: bool = False) -> bo
     archive = read_archive(first.read_bytes())
     if archive is None:
         return False
-    names = {entry.info.filename: entry for entry in archive.entries}
-    if PEX_INFO not in names or not all(name in names for name in BOOT_SCRIPTS):
-        return False
-    with zipfile.ZipFile(io.BytesIO(archive.data)) as zip_file:
-        first_info = zip_file.read(PEX_INFO)
-        boots = [zip_file.read(name).decode("utf-8") for name in BOOT_SCRIPTS]
-    if json.loads(first_info).get("script") or json.loads(first_info).get("pex_path"):
-        return False  # pex finds scripts (and searches a PEX path) in ways not repeated here
     entry_point = entry_point_of(archive, target, console_scripts(archive) if target.console_script else {})
     if entry_point is None:
         return False
-    made = pex_info_for(first_info, entry_point)
+    records = [(archive, entry) for entry in archive.entries]
+    return rewrite(archive, {"entry_point": entry_point}, records, output, alter)
+
+
+def splice(base: Path, small: Path, wheel: str, output: Path) -> bool:
+    """Write at `output` the PEX pex builds with `base`'s sources and options but another build of the project's
+    wheel `wheel` (a file name, the same as in `base`), taken from `small`, a PEX pex built with it (and with
+    every other distribution excluded): `base`'s records with the wheel's replaced by `small`'s. False (and
+    nothing written) where that is not done."""
+    base_archive, small_archive = read_archive(base.read_bytes()), read_archive(small.read_bytes())
+    if base_archive is None or small_archive is None:
+        return False
+    prefix = f".deps/{wheel}/"
+    block = [entry for entry in small_archive.entries if entry.info.filename.startswith(prefix)]
+    at = [i for i, entry in enumerate(base_archive.entries) if entry.info.filename.startswith(prefix)]
+    if not block or not at or at != list(range(at[0], at[-1] + 1)):
+        return False
+    base_distributions = json.loads(read_entry(base_archive, PEX_INFO) or b"{}").get("distributions", {})
+    fingerprint = json.loads(read_entry(small_archive, PEX_INFO) or b"{}").get("distributions", {}).get(wheel)
+    if wheel not in base_distributions or not fingerprint:
+        return False
+    records = [(base_archive, entry) for entry in base_archive.entries[: at[0]]]
+    records += [(small_archive, entry) for entry in block]
+    records += [(base_archive, entry) for entry in base_archive.entries[at[-1] + 1 :]]
+    return rewrite(base_archive, {"distributions": dict(base_distributions, **{wheel: fingerprint})}, records, output)
+
+
+def read_entry(archive: Archive, name: str) -> Optional[bytes]:
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as zip_file:
+        try:
+            return zip_file.read(name)
+        except KeyError:
+            return None
+
+
+def rewrite(
+    archive: Archive,
+    changes: Dict[str, Any],
+    records: List[Tuple[Archive, Entry]],
+    output: Path,
+    alter: bool = False,
+) -> bool:
+    """Write `records` as a zipapp with `archive`'s shebang, PEX-INFO changed by `changes` and the boot scripts
+    given its new hash (those three written by pex's code); False (and nothing written) where that is not done."""
+    names = {entry.info.filename: entry for entry in archive.entries}
+    if PEX_INFO not in names or not all(name in names for name in BOOT_SCRIPTS):
+        return False
+    first_info = read_entry(archive, PEX_INFO) or b""
+    boots = [(read_entry(archive, name) or b"").decode("utf-8") for name in BOOT_SCRIPTS]
+    if json.loads(first_info).get("script") or json.loads(first_info).get("pex_path"):
+        return False  # pex finds scripts (and searches a PEX path) in ways not repeated here
+    made = pex_info_for(first_info, changes)
     if made is None:
         return False
     info, old_hash, new_hash = made
@@ -217,36 +260,30 @@ def derive(first: Path, target: Target, output: Path, alter: bool = False) -> bo
         fresh = written_by_pex({n: (content, names[n].info) for n, content in replaced.items()}, Path(work))
     if fresh is None or not all(same_header(e.info, names[e.info.filename].info) for e in fresh.entries):
         return False
-    write(archive, fresh, output)
+    by_name = {entry.info.filename: entry for entry in fresh.entries}
+    write(
+        archive,
+        [(fresh, by_name[e.info.filename]) if e.info.filename in by_name else (a, e) for a, e in records],
+        output,
+    )
     return True
 
 
-def write(archive: Archive, replacements: Archive, output: Path) -> None:
-    """The archive with the entries of `replacements` in place of those of the same name, every other record
-    copied as it is."""
-    fresh = {entry.info.filename: entry for entry in replacements.entries}
-    first_changed = min(entry.start for entry in archive.entries if entry.info.filename in fresh)
+def write(archive: Archive, records: List[Tuple[Archive, Entry]], output: Path) -> None:
+    """A zipapp of `archive`'s shebang and the given records, each copied as it is (local header, compressed
+    data), and a central directory of theirs pointing at where they now are."""
     partial = output.with_name(output.name + ".partial")
     central: List[bytes] = []
     with open(partial, "wb") as out:
-        out.write(archive.data[:first_changed])
-        for entry in archive.entries:
-            if entry.start < first_changed:
-                central.append(entry.central)
-                continue
-            position = out.tell()
-            new = fresh.get(entry.info.filename)
-            if new:
-                out.write(replacements.data[new.start : new.end])
-                central.append(relocated(new.central, position - archive.shift))
-            else:
-                out.write(archive.data[entry.start : entry.end])
-                central.append(relocated(entry.central, position - archive.shift))
+        out.write(archive.data[: min(entry.start for entry in archive.entries)])
+        for source, entry in records:
+            central.append(relocated(entry.central, out.tell() - archive.shift))
+            out.write(source.data[entry.start : entry.end])
         central_start = out.tell()
         directory = b"".join(central)
         out.write(directory)
         end = bytearray(archive.end)
-        struct.pack_into("<2L", end, 12, len(directory), central_start - archive.shift)
+        struct.pack_into("<2H2L", end, 8, len(records), len(records), len(directory), central_start - archive.shift)
         out.write(bytes(end))
     os.chmod(partial, os.stat(partial).st_mode | 0o111)  # as pex's chmod_plus_x
     os.replace(partial, output)

@@ -225,10 +225,11 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(sample, 
     shown = pexbin(project, "cache").stdout.splitlines()
     assert shown[0] == f"build cache: {cache} (format v{FORMAT})"
     rows = {line.split()[0]: line.split()[1:] for line in shown[1:]}
-    kinds = ("resolves", "pex", "pex-copies", "interpreters", "sibling-proofs", "scratch")
-    # One proof: hello's two module entry points are siblings, the second built by pex too and compared.
-    assert [rows[kind][0] for kind in kinds] == ["1", "3", "1", "1", "1", "0"]
-    assert rows["total"][:2] == ["7", "entries"]
+    kinds = ("resolves", "pex", "bases", "pex-copies", "interpreters", "sibling-proofs", "scratch")
+    # Two bases (the first of each family, for later edits); one proof: hello's two module entry points are
+    # siblings, the second built by pex too and compared.
+    assert [rows[kind][0] for kind in kinds] == ["1", "3", "2", "1", "1", "1", "0"]
+    assert rows["total"][:2] == ["9", "entries"]
     assert pexbin(project, "cache", "--cache-dir", str(cache)).stdout.splitlines() == shown
 
     # By age: only the entry not used for longer than that goes.
@@ -240,13 +241,13 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(sample, 
     assert not old.exists() and len(listing(cache / f"v{FORMAT}" / "pex")) == 2
 
     # While a build runs, `--all` keeps what it uses (the PEX entries it reused, pex's copy, the interpreter
-    # link), removes the rest (the resolve and the proof it did not need), and the build finishes with whole
-    # entries.
+    # link), removes the rest (the resolve, the three bases (report_py's now too) and the proof it did not need),
+    # and the build finishes with whole entries.
     project.build("uv", out, "--wheel")
     flag = tmp_path / "pause"
     build = start_paused(project, out, flag)
     busy = pexbin(project, "cache", "prune", "--all").stdout
-    assert busy.startswith("removed 2 entries (") and busy.rstrip().endswith(
+    assert busy.startswith("removed 5 entries (") and busy.rstrip().endswith(
         "; kept 5 entries in use by a running build"
     )
     flag.unlink()

@@ -67,6 +67,19 @@ def test_siblings_are_derived_once_proven_and_are_what_pex_builds(sample, tmp_pa
     for name, entry_point in TOOLBOX.items():
         assert pex_info(out / name)["entry_point"] == entry_point, name
     assert "oink oink hi" in run_pex(out / "oink.pex", "hi").stdout
+
+    # After a further edit, pex builds the project's own part alone for each first, the rest coming from the PEX
+    # an earlier build kept: proven on the edit before (the first built both ways), used from now on.
+    cli = project.path / "src" / "toolbox" / "cli.py"
+    cli.write_text(cli.read_text().replace('"baa"', '"baa baa"'))
+    again = said(project.build("uv", out, "--wheel"))
+    for name in ["moo.pex", "toolbox_cli-baa.pex"]:
+        assert re.search(
+            rf"pex-backend: wrote {re.escape(name)} \([^,]+, [\d.]+ s, pex built the project's part\)", again
+        )
+    assert derived(again) == derived(warm)
+    assert digests(out) == reference(project, tmp_path / "reference-again", tmp_path)
+    assert "baa baa" in run_pex(out / "baa.pex").stdout
     assert run_pex(out / "a-very-long-name-for-a-tool.pex").stdout == "a long name\n"
     assert run_pex(out / "toolbox_report.pex", "x").stdout == "report: ['x']\n"
 
@@ -84,7 +97,7 @@ def test_a_derived_sibling_that_differs_turns_derivation_off(sample, tmp_path):
     # Off it stays for this pex version, in this cache: pex builds every PEX.
     edit(project)
     later = said(project.build("uv", out, "--wheel"))
-    assert derived(later) == {} and "differed" not in later
+    assert derived(later) == {} and "differed" not in later and "the project's part" not in later
     assert digests(out) == reference(project, tmp_path / "reference-later", tmp_path)
 
 
