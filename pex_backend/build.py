@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .cache import FORMAT, BuildCache, claim_directory, lock, open_cache, remove_leftovers
+from .cache import MANIFEST, BuildCache, claim_directory, lock, open_cache, remove_leftovers
 from .compose import announce, compose
 from .config import DEFAULT_PEX_VERSION, PexbinConfig
 from .inputs import check_inputs
-from .pexrun import cached_pex, importable_pex
+from .pexrun import copy_key, importable_pex
 from .plan import plan
 from .record import records_naming, write_record
 from .settings import PREFIX, BuildSettings
@@ -43,13 +43,11 @@ PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
 def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str]:
     """What the build needs installed to run pex: nothing when the build cache holds a whole copy of that pex."""
     wanted = config.table.pex_version or DEFAULT_PEX_VERSION
-    if cache_dir is None or not (cache_dir / f"v{FORMAT}").is_dir():
-        return [f"pex=={wanted}"]
-    cache = BuildCache(cache_dir)
-    try:
-        return [] if cached_pex(cache, wanted) else [f"pex=={wanted}"]
-    finally:
-        cache.close()
+    # Whether the copy is there (its manifest written last): `build_wheel` checks it whole before it runs it, and
+    # says to build again should it be damaged or gone by then.
+    if cache_dir and (BuildCache(cache_dir).path("pex-copies", copy_key(wanted)) / MANIFEST).is_file():
+        return []
+    return [f"pex=={wanted}"]
 
 
 def built_by_pip(wheel_directory: Path) -> bool:
@@ -205,7 +203,8 @@ def build_wheel_and_pex_files(
     with step("opening the build cache"):
         cache = open_cache(settings.cache_dir)
     try:
-        importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION)
+        with step("pex's copy"):
+            importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION)
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
             with step("setuptools' wheel"):

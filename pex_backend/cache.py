@@ -23,7 +23,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 try:
     import fcntl
@@ -226,6 +226,8 @@ class BuildCache:
         self.session: List[Optional[Path]] = [None]
         self.held: List[int] = []
         self.mutex = threading.Lock()
+        self.whole: Set[Path] = set()
+        """The entries this build found whole; it holds their locks, so they stay so."""
         self.close = weakref.finalize(self, release, self.session, self.held)
 
     def path(self, kind: str, key: str) -> Path:
@@ -264,6 +266,8 @@ class BuildCache:
         """The entry for `key` when it is whole, else None: a damaged one is dropped with a notice. With `copy` =
         (name, destination), the entry's `name` is also copied to `destination`, and the copy is what is checked."""
         path = self.path(kind, key)
+        if copy is None and path in self.whole:
+            return path  # checked by this build, and held by it since
         if not path.is_dir():
             return None
         fd = self.hold(path / MANIFEST)
@@ -279,12 +283,21 @@ class BuildCache:
                 problem = damage(path, manifest, copy)
         if problem is None and fd is not None:
             os.utime(path)  # when it was last used, for `prune --days`
+            with self.mutex:
+                self.whole.add(path)
             return path
         if copy:
             remove(copy[1])
         if problem:
             self.drop(path, f"{what}: {problem}")
         return None
+
+    def digest(self, entry: Path, name: str) -> Optional[str]:
+        """The sha256 an entry's manifest gives for its file `name` (checked on reuse, computed on publishing)."""
+        try:
+            return json.loads((entry / MANIFEST).read_text())["files"][name]["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def drop(self, path: Path, why: str) -> None:
         """Take a damaged entry out of the cache: renamed aside first, so no build sees it half removed."""

@@ -52,6 +52,8 @@ class BuiltBinary:
     """The PEX this one was derived from (its name), when it was not built by pex."""
     spliced: bool = False
     """Whether pex built the project's part alone, the rest coming from an earlier build's PEX."""
+    sha256: Optional[str] = None
+    """The file's sha256, when the build cache's manifest already says it."""
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -310,9 +312,10 @@ class GroupBuild:
         if not self.cache:
             return None
         output = self.staging / f"{binary.name}.pex"
-        if not self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output)):
+        entry = self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output))
+        if not entry:
             return None
-        return BuiltBinary(binary, output, 0.0, reused=True)
+        return BuiltBinary(binary, output, 0.0, reused=True, sha256=self.cache.digest(entry, output.name))
 
     def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
         started = time.monotonic()
@@ -388,7 +391,8 @@ class GroupBuild:
             entry = self.cache.fresh()
             copy_path(built.path, entry / built.path.name)
             key, inputs = self.key(built.spec), {"resolve": self.resolve_key, "binary": built.spec.name}
-            self.cache.publish(entry, "pex", key, inputs)
+            published = self.cache.publish(entry, "pex", key, inputs)
+            return replace(built, sha256=self.cache.digest(published, built.path.name))
         return built
 
     def derived(self, first: BuiltBinary, binary: BinarySpec, output: Optional[Path] = None) -> Optional[BuiltBinary]:
@@ -498,11 +502,12 @@ def announce(built: Sequence[BuiltBinary]) -> None:
 def pex_session(cache: Optional[BuildCache], parent: Optional[Path]) -> Iterator[Tuple[Path, Interpreter, PexWorkers]]:
     """A work directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
     staging = Path(tempfile.mkdtemp(prefix="pexbin-work-", dir=parent))
-    with step("the build interpreter and pex"):
+    with step("the build interpreter"):
         python = build_interpreter(cache)
-        command = worker_command(cache, python)
     try:
-        with PexWorkers(command) as workers:
+        # pex's compiled copy is looked for (or made) when the first worker starts: a build that reuses every PEX
+        # runs no pex.
+        with PexWorkers(lambda: worker_command(cache, python)) as workers:
             yield staging, python, workers
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -523,9 +528,10 @@ def compose(
     output_dir.mkdir(parents=True, exist_ok=True)
     with pex_session(cache, output_dir) as (staging, python, workers):
         with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
-            builds = [
-                GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
-            ]
+            with step("cache keys"):
+                builds = [
+                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
+                ]
             built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:

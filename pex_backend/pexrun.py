@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from .cache import BuildCache, key_of
 from .errors import BuildError
@@ -113,8 +113,10 @@ def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> Lis
 class PexWorkers:
     """Up to `size` long-lived `pex` processes; `run` takes an idle one (starting it if needed) for one build."""
 
-    def __init__(self, command: Sequence[str], size: int = JOBS) -> None:
-        self.command = list(command)
+    def __init__(self, command: Callable[[], Sequence[str]], size: int = JOBS) -> None:
+        self.command = command
+        """How a worker starts, asked when the first one does."""
+        self.started_with: Optional[List[str]] = None
         self.size = size
         self.idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
         self.started: List[subprocess.Popen[str]] = []
@@ -134,8 +136,11 @@ class PexWorkers:
                 process.kill()
 
     def start(self) -> subprocess.Popen[str]:
+        with self.lock:
+            if self.started_with is None:
+                self.started_with = list(self.command())
         process = subprocess.Popen(
-            self.command,
+            self.started_with,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

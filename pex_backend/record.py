@@ -34,7 +34,7 @@ def entry(item: BuiltBinary) -> Dict[str, Any]:
         "runs": str(item.spec.entry_point),
         "description": options.description,
         "tags": list(options.tags),
-        "sha256": sha256_of(item.path),
+        "sha256": item.sha256 or sha256_of(item.path),
         "size": size_of(item.path),
         "layout": options.layout,
         "interpreter_constraints": list(info.get("interpreter_constraints", [])),

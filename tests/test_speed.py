@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from conftest import run, run_pex
 
+from pex_backend.cache import FORMAT
 from pex_backend.config import DEFAULT_PEX_VERSION
 
 ASKED_FOR_PEX = f"pex=={DEFAULT_PEX_VERSION}"
@@ -31,6 +33,16 @@ def test_a_warm_build_installs_no_pex(sample, tmp_path):
     assert "pex-backend: wrote hello.pex (" in warm
     assert "hi, Bob" in run_pex(out / "hello.pex", "Bob").stdout
 
+    # A copy damaged after get_requires_for_build_wheel looked (there is no pex to fall back on): one clear
+    # error, and the next build installs pex.
+    cache = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex-copies"
+    (next(cache.iterdir()) / "pex" / "version.py").write_text("__version__ = 'spoiled'\n")
+    failed = said(project.build("build", out, "--wheel", check=False))
+    assert "dropped a damaged build cache entry (pex copy of pex" in failed
+    assert f"pex-backend error: pex {DEFAULT_PEX_VERSION} is not installed in the build environment" in failed
+    assert "Traceback" not in failed
+    assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
+
     # Without the copy (pruned, or the cache turned off), pex is asked for again.
     run([sys.executable, "-m", "pex_backend", "cache", "prune", "--all"], env=project.env)
     assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
@@ -50,7 +62,8 @@ def test_timings_show_each_step(sample, tmp_path):
     for step in [
         "the get_requires_for_build_wheel hook",
         "setuptools' wheel",
-        "the build interpreter and pex",
+        "the build interpreter",
+        "cache keys",
         "pex building hello.pex",
         "PEX files",
         "publishing",
