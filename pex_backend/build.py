@@ -197,14 +197,14 @@ def build_wheel_and_pex_files(
     project_root: Path,
 ) -> str:
     """Build the wheel and every PEX in staging; only when all succeed do they replace earlier artifacts."""
-    with step("checking the inputs"):
-        check_inputs(config, project_root)
     output_dir = settings.output_dir or wheel_directory
     with step("opening the build cache"):
         cache = open_cache(settings.cache_dir)
     try:
         with step("pex's copy"):
             importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION)
+        with step("checking the inputs"):
+            check_inputs(config, project_root)  # with pex, which checks the interpreter constraints
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
             with step("setuptools' wheel"):

@@ -33,6 +33,15 @@ def test_a_warm_build_installs_no_pex(sample, tmp_path):
     assert "pex-backend: wrote hello.pex (" in warm
     assert "hi, Bob" in run_pex(out / "hello.pex", "Bob").stdout
 
+    # Without pex installed, a bad interpreter constraint is still one line naming its key, before any work.
+    pyproject = project.path / "pyproject.toml"
+    good = pyproject.read_text()
+    pyproject.write_text(good.replace("[tool.pexbin]\n", '[tool.pexbin]\ninterpreter-constraints = ["CPython>=>3"]\n'))
+    bad = said(project.build("build", out, "--wheel", check=False))
+    assert "pex==" not in bad
+    assert "pex-backend error: tool.pexbin.interpreter-constraints[0]: 'CPython>=>3' is not an interpreter" in bad
+    pyproject.write_text(good)
+
     # A copy damaged after get_requires_for_build_wheel looked (there is no pex to fall back on): one clear
     # error, and the next build installs pex.
     cache = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex-copies"
