@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .cache import MANIFEST, BuildCache, claim_directory, lock, open_cache, remove_leftovers
+from .cache import BuildCache, claim_directory, lock, open_cache, remove_leftovers
 from .compose import announce, compose
 from .config import DEFAULT_PEX_VERSION, PexbinConfig
 from .inputs import check_inputs
@@ -43,9 +43,9 @@ PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
 def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str]:
     """What the build needs installed to run pex: nothing when the build cache holds a whole copy of that pex."""
     wanted = config.table.pex_version or DEFAULT_PEX_VERSION
-    # Whether the copy is there (its manifest written last): `build_wheel` checks it whole before it runs it, and
-    # says to build again should it be damaged or gone by then.
-    if cache_dir and (BuildCache(cache_dir).path("pex-copies", copy_key(wanted)) / MANIFEST).is_file():
+    # A quick look (every file there, at its size; a damaged copy asks for pex): `build_wheel` checks the copy
+    # whole before it runs it, and says to build again should it be damaged or gone by then.
+    if cache_dir and BuildCache(cache_dir).looks_whole("pex-copies", copy_key(wanted)):
         return []
     return [f"pex=={wanted}"]
 

@@ -292,6 +292,16 @@ class BuildCache:
             self.drop(path, f"{what}: {problem}")
         return None
 
+    def looks_whole(self, kind: str, key: str) -> bool:
+        """Whether the entry is there with every file of its manifest at its size: a quick look (no hashing) for a
+        decision `checked` confirms before anything is used."""
+        path = self.path(kind, key)
+        try:
+            files = json.loads((path / MANIFEST).read_text())["files"]
+            return all(os.stat(path / name).st_size == entry["size"] for name, entry in files.items())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+
     def digest(self, entry: Path, name: str) -> Optional[str]:
         """The sha256 an entry's manifest gives for its file `name` (checked on reuse, computed on publishing)."""
         try:

@@ -42,10 +42,20 @@ def test_a_warm_build_installs_no_pex(sample, tmp_path):
     assert "pex-backend error: tool.pexbin.interpreter-constraints[0]: 'CPython>=>3' is not an interpreter" in bad
     pyproject.write_text(good)
 
-    # A copy damaged after get_requires_for_build_wheel looked (there is no pex to fall back on): one clear
-    # error, and the next build installs pex.
+    # A copy with a file missing is seen as damaged: pex is asked for, and the build (after an edit, so pex runs)
+    # drops the copy and makes it again; the next build installs no pex.
     cache = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex-copies"
-    (next(cache.iterdir()) / "pex" / "version.py").write_text("__version__ = 'spoiled'\n")
+    (next(cache.iterdir()) / "pex" / "pep_427.py").unlink()
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text().replace('f"hi, {name}"', 'f"hey, {name}"'))
+    repaired = said(project.build("build", out, "--wheel"))
+    assert ASKED_FOR_PEX in repaired and "dropped a damaged build cache entry (pex copy of pex" in repaired
+    assert "pex==" not in said(project.build("build", out, "--wheel"))
+
+    # A damage the quick look cannot see (a changed byte, a file the same size): build_wheel's whole check
+    # drops it, and there is no pex to fall back on: one clear error, and the next build installs pex.
+    spoiled = next(cache.iterdir()) / "pex" / "version.py"
+    spoiled.write_bytes(spoiled.read_bytes()[:-1] + b"#")
     failed = said(project.build("build", out, "--wheel", check=False))
     assert "dropped a damaged build cache entry (pex copy of pex" in failed
     assert f"pex-backend error: pex {DEFAULT_PEX_VERSION} is not installed in the build environment" in failed
