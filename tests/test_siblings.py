@@ -57,7 +57,6 @@ def test_siblings_are_derived_once_proven_and_are_what_pex_builds(sample, tmp_pa
     # A new cache: of each kind, pex builds the first and one more, which proves the derivation of the others.
     assert derived(cold) == dict.fromkeys(CONSOLE_SIBLINGS[1:], "moo.pex"), cold
     assert all(f"pex-backend: wrote {name} (" in cold for name in TOOLBOX)
-    assert digests(out) == reference(project, tmp_path / "reference-cold", tmp_path)
 
     # After an edit, pex builds the first of each kind and every other PEX is derived from it.
     edit(project)
@@ -92,7 +91,6 @@ def test_a_derived_sibling_that_differs_turns_derivation_off(sample, tmp_path):
     assert first.count("differed from pex") == 1, first
     assert "pex builds every PEX from now on with this pex version" in first
     assert derived(first) == {}
-    assert digests(out) == reference(project, tmp_path / "reference-first", tmp_path)
 
     # Off it stays for this pex version, in this cache: pex builds every PEX.
     edit(project)
