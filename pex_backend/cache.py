@@ -13,6 +13,7 @@ not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -57,6 +58,7 @@ def key_of(*inputs: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
+@functools.cache
 def backend_digest() -> str:
     """This backend's own code, so that a changed backend never reuses what an older one built."""
     digest = hashlib.sha256()

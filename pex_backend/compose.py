@@ -246,6 +246,7 @@ class GroupBuild:
         self.wheel_digest = file_digest(self.wheel.path)
         self.project = f"{self.wheel.name}=={self.wheel.version}"
         self.resolved: Optional[Path] = None
+        self.proofs = SiblingProofs(self.cache) if self.cache else None
 
     def failure(self, what: str, output: str) -> PexbinError:
         group, table = self.group, self.table
@@ -331,11 +332,10 @@ class GroupBuild:
         and wheel name an earlier build kept), pex builds the project's own part alone after an edit and the base
         gives the rest (`siblings.splice`), once that is proven for this pex version and shape."""
         base = self.base(binary)
-        proofs = SiblingProofs(self.cache) if self.cache else None
-        if base is None or proofs is None:
+        if base is None or self.proofs is None:
             return self.kept_as_base(self.build(binary, sources))
         shape = ("splice", *binary_args(binary))
-        verdict = proofs.verdict(shape)
+        verdict = self.proofs.verdict(shape)
         spliced = self.spliced(binary, base) if verdict is not False else None
         if spliced and verdict:
             final = spliced.path.with_name(f"{binary.name}.pex")
@@ -343,25 +343,34 @@ class GroupBuild:
             return self.keep(replace(spliced, path=final))
         built = self.build(binary, sources)
         if spliced:
-            identical = filecmp.cmp(spliced.path, built.path, shallow=False)
-            spliced.path.unlink()
-            proofs.record(shape, identical, built.path.name)
+            self.judged(shape, spliced, built)
         return built
+
+    def judged(self, shape: Sequence[str], shortcut: BuiltBinary, built: BuiltBinary) -> bool:
+        """Whether a PEX written by a shortcut is the one pex built; the verdict is kept, the shortcut's file goes."""
+        assert self.proofs is not None
+        identical = filecmp.cmp(shortcut.path, built.path, shallow=False)
+        shortcut.path.unlink()
+        self.proofs.record(shape, identical, built.path.name)
+        return identical
+
+    def spliceable(self, binary: BinarySpec) -> bool:
+        """Whether `binary` is built from the group's resolve as a zipapp, so that a base can stand for it."""
+        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
+        return bool(self.cache and standard and binary.options.layout == "zipapp")
 
     def base_key(self, binary: BinarySpec) -> str:
         return key_of("base", self.resolve_key, binary_args(binary), self.wheel.path.name)
 
     def base(self, binary: BinarySpec) -> Optional[Path]:
-        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
-        if not (self.cache and standard and binary.options.layout == "zipapp"):
+        if not self.cache or not self.spliceable(binary):
             return None
         found = self.cache.checked("bases", self.base_key(binary), f"base of {binary.name}.pex")
         return found / BASE if found else None
 
     def kept_as_base(self, built: BuiltBinary) -> BuiltBinary:
         """Keep a PEX pex built as the base of later builds of the same resolve and options (first one wins)."""
-        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
-        if self.cache and standard and built.spec.options.layout == "zipapp":
+        if self.cache and self.spliceable(built.spec):
             entry = self.cache.fresh()
             copy_path(built.path, entry / BASE)
             self.cache.publish(entry, "bases", self.base_key(built.spec), {"resolve": self.resolve_key})
@@ -399,10 +408,7 @@ class GroupBuild:
         """`binary` written from its sibling `first` (see `siblings`), or None where that is not done."""
         started = time.monotonic()
         path = output or self.staging / f"{binary.name}.pex"
-        entry_point = binary.entry_point
-        target = Target(
-            console_script=entry_point.script, entry_point=None if entry_point.script else entry_point.module
-        )
+        target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
         with step(f"deriving {path.name}"):
             if not derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS))):
                 return None
@@ -426,7 +432,7 @@ class GroupBuild:
         if missing:
             sources = self.sources()
             families = self.families(missing)
-            proofs = SiblingProofs(self.cache) if self.cache else None
+            proofs = self.proofs
             verdicts = [proofs.verdict(sibling_shape(f[0])) if proofs and len(f) > 1 else False for f in families]
             by_pex = [b for f, v in zip(families, verdicts) for b in (f if v is False else f[: 1 if v else 2])]
             firsts = {family[0].name for family in families}
@@ -441,7 +447,7 @@ class GroupBuild:
                     continue
                 first = done[family[0].name]
                 assert first is not None
-                if verdict is None and proofs and not self.proven(first, done[family[1].name], proofs):
+                if verdict is None and not self.proven(first, done[family[1].name]):
                     later += family[2:]
                     continue
                 for binary in family[1:]:
@@ -454,16 +460,13 @@ class GroupBuild:
             done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), later))
         return [item for item in done.values() if item]
 
-    def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary], proofs: SiblingProofs) -> bool:
+    def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary]) -> bool:
         """Whether the witness (built by pex) is what derivation writes from `first`; the outcome is kept."""
         assert witness is not None
         check = self.derived(first, witness.spec, self.staging / f"{witness.path.name}.derived")
         if check is None:
             return True  # not derivable after all: each PEX that is not falls back to pex
-        identical = filecmp.cmp(check.path, witness.path, shallow=False)
-        check.path.unlink()
-        proofs.record(sibling_shape(witness.spec), identical, witness.path.name)
-        return identical
+        return self.judged(sibling_shape(witness.spec), check, witness)
 
 
 def sibling_shape(binary: BinarySpec) -> Tuple[str, ...]:
