@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import os
+import shlex
 import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name as canonical
@@ -54,6 +56,8 @@ class BuiltBinary:
     """Whether pex built the project's part alone, the rest coming from an earlier build's PEX."""
     sha256: Optional[str] = None
     """The file's sha256, when the build cache's manifest already says it."""
+    scies: Tuple[Path, ...] = ()
+    """The scies (and their checksum files) pex wrote beside the PEX, relative to its directory."""
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -123,6 +127,58 @@ def binary_args(binary: BinarySpec) -> List[str]:
         args.append("--ignore-errors")
     for name in binary.excludes:
         args += ["--exclude", name]
+    if o.args:
+        args.append(f"--inject-args={shlex.join(o.args)}")  # pex splits each value as a shell would
+    args += [f"--inject-env={name}={value}" for name, value in sorted(o.env.items())]
+    if o.check != "warn":  # pex's default, as Pants'
+        args.append(f"--check={o.check}")
+    if not o.compress:
+        args.append("--no-compress")
+    if o.sh_boot:
+        args.append("--sh-boot")
+    if o.validate_entry_point and binary.entry_point.module:  # pex validates a module entry point alone
+        args.append("--validate-entry-point")
+    if o.execution_mode == "venv" and not o.venv_hermetic_scripts:
+        args.append("--non-hermetic-venv-scripts")
+    if o.execution_mode == "venv" and o.venv_site_packages_copies:
+        args.append("--venv-site-packages-copies")
+    return [*args, *scie_args(binary), *o.extra_build_args]
+
+
+def stable_args(binary: BinarySpec) -> List[str]:
+    """`binary_args` as cache keys see them: a project file's path replaced by its digest."""
+    return [stable(arg) for arg in binary_args(binary)]
+
+
+def scie_args(binary: BinarySpec) -> List[str]:
+    """The `scie` fields as pex options (none without `scie`)."""
+    o = binary.options
+    if not o.scie:
+        return []
+    args = [f"--scie={o.scie}"]
+    values = {
+        "--scie-exe": o.scie_exe,
+        "--scie-busybox": o.scie_busybox,
+        "--scie-name-style": o.scie_name_style,
+        "--scie-pbs-release": o.scie_pbs_release,
+        "--scie-python-version": o.scie_python_version,
+        "--scie-hash-alg": o.scie_hash_alg,
+        "--scie-assets-base-url": o.scie_assets_base_url,
+    }
+    args += [f"{option}={value}" for option, value in values.items() if value]
+    if o.scie_science_binary:  # a URL, or the project file's absolute path (plan), which the cache key digests
+        args += ["--scie-science-binary", o.scie_science_binary]
+    lists = {"--scie-args": o.scie_args, "--scie-env": o.scie_env, "--scie-platform": o.scie_platform}
+    lists["--scie-bind-resource-path"] = o.scie_bind_resource_path
+    args += [f"{option}={value}" for option, items in lists.items() for value in items]
+    switches = {
+        "scie-load-dotenv": o.scie_load_dotenv,
+        "scie-pex-entrypoint-env-passthrough": o.scie_pex_entrypoint_env_passthrough,
+        "scie-pbs-free-threaded": o.scie_pbs_free_threaded,
+        "scie-pbs-debug": o.scie_pbs_debug,
+        "scie-pbs-stripped": o.scie_pbs_stripped,
+    }
+    args += [f"--{'' if on else 'no-'}{name}" for name, on in switches.items() if on is not None]
     return args
 
 
@@ -218,6 +274,24 @@ def resolve_inputs(
     }
 
 
+class SharedResolves:
+    """The resolves of one build by key, each done once: groups that take different parts of the same resolve
+    (`include-sources`) share it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.locks: Dict[str, threading.Lock] = {}
+        self.found: Dict[str, Optional[Path]] = {}
+
+    def get(self, key: str, resolve: Callable[[], Optional[Path]]) -> Optional[Path]:
+        with self.lock:
+            key_lock = self.locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self.found:
+                self.found[key] = resolve()
+            return self.found[key]
+
+
 @dataclass
 class GroupBuild:
     """One resolve group's build: its cache keys, its resolve, and each binary's pex run."""
@@ -232,6 +306,7 @@ class GroupBuild:
     interpreter: Interpreter
     excludes: Sequence[str] = ()
     """Distributions the resolve leaves out (`!name` dependencies), for a query about one binary."""
+    shared: Optional[SharedResolves] = None
 
     def __post_init__(self) -> None:
         self.targets = target_args(self.group, self.project_root, self.interpreter)
@@ -248,9 +323,13 @@ class GroupBuild:
         self.resolved: Optional[Path] = None
         self.proofs = SiblingProofs(self.cache) if self.cache else None
 
-    def failure(self, what: str, output: str) -> PexbinError:
+    def failure(self, what: str, output: str, binary: Optional[BinarySpec] = None) -> PexbinError:
         group, table = self.group, self.table
+        scie = binary and binary.options.scie
         context = PexContext(
+            scie_key=binary.key_of("scie") if binary and scie else "",
+            science_key=binary.key_of("scie-science-binary") if binary and scie else "",
+            assets_key=binary.key_of("scie-assets-base-url") if binary and scie else "",
             constraints_key=group.binaries[0].key_of("interpreter-constraints"),
             constraints=group.interpreter_constraints,
             resolve=group.resolve,
@@ -291,26 +370,32 @@ class GroupBuild:
         return directory / "resolve" / ".deps"
 
     def sources(self) -> List[str]:
-        """What pex builds every binary of the group from."""
+        """What pex builds every binary of the group from: the project's wheel (unless `include-sources` is off,
+        when its requirements stand in for it) and what it requires."""
         group = self.group
+        ours = group.include_sources
         if not group.include_requirements:
-            return [str(self.wheel.path), "--intransitive", *self.resolving]
+            return [str(self.wheel.path), "--intransitive", *self.resolving] if ours else list(self.resolving)
         if group.ignore_errors:
             # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
-            return [*own_wheel, *group.requirements, *self.lock, *self.resolving]
+            wanted = own_wheel if ours else base_requirements(self.wheel)
+            return [*wanted, *group.requirements, *self.lock, *self.resolving]
         if self.resolved is None:
-            self.resolved = self.dependencies()
+            self.resolved = self.shared.get(self.resolve_key, self.dependencies) if self.shared else self.dependencies()
         resolved = ["--pre-resolved-dists", str(self.resolved)] if self.resolved else []
-        wheel = ["--pre-resolved-dists", str(self.wheel.path)]
-        return [*resolved, *wheel, self.project, *group.requirements, *self.targets]
+        wanted = ["--pre-resolved-dists", str(self.wheel.path), self.project] if ours else base_requirements(self.wheel)
+        return [*resolved, *wanted, *group.requirements, *self.targets]
 
     def key(self, binary: BinarySpec) -> str:
-        return key_of(self.resolve_key, self.wheel_digest, binary.name, binary_args(binary))
+        # Without the project's wheel (`include-sources = false`) the PEX does not change with it.
+        wheel = self.wheel_digest if self.group.include_sources else None
+        return key_of(self.resolve_key, wheel, binary.name, stable_args(binary))
 
     def reuse(self, binary: BinarySpec) -> Optional[BuiltBinary]:
-        """The cached PEX, copied out of the cache (the copy checked against the entry's manifest)."""
-        if not self.cache:
+        """The cached PEX, copied out of the cache (the copy checked against the entry's manifest). A PEX with
+        scies is not cached: pex builds it each time (science keeps its own cache of interpreters)."""
+        if not self.cache or binary.options.scie:
             return None
         output = self.staging / f"{binary.name}.pex"
         entry = self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output))
@@ -320,11 +405,16 @@ class GroupBuild:
 
     def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
         started = time.monotonic()
-        output = self.staging / f"{binary.name}.pex"
+        # A scie build gets a directory of its own: pex writes the scies beside the PEX, named after it.
+        scie_dir = self.staging / f"{binary.name}.scie" if binary.options.scie else None
+        output = (scie_dir or self.staging) / f"{binary.name}.pex"
         with step(f"pex building {output.name}"):
             code, log = self.workers.run([*sources, *binary_args(binary), "-o", str(output)], self.staging)
         if code != 0:
-            raise self.failure(f"building {output.name}", log)
+            raise self.failure(f"building {output.name}", log, binary)
+        if scie_dir:
+            scies = tuple(sorted(p.relative_to(scie_dir) for p in scie_dir.rglob("*") if p.is_file() and p != output))
+            return BuiltBinary(binary, output, time.monotonic() - started, scies=scies)
         return self.keep(BuiltBinary(binary, output, time.monotonic() - started))
 
     def first(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
@@ -334,7 +424,7 @@ class GroupBuild:
         base = self.base(binary)
         if base is None or self.proofs is None:
             return self.kept_as_base(self.build(binary, sources))
-        shape = ("splice", *binary_args(binary))
+        shape = ("splice", *stable_args(binary))
         verdict = self.proofs.verdict(shape)
         spliced = self.spliced(binary, base) if verdict is not False else None
         if spliced and verdict:
@@ -355,12 +445,13 @@ class GroupBuild:
         return identical
 
     def spliceable(self, binary: BinarySpec) -> bool:
-        """Whether `binary` is built from the group's resolve as a zipapp, so that a base can stand for it."""
+        """Whether `binary` is built from the group's resolve and the project's wheel as a zipapp alone, so that a
+        base can stand for it."""
         standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
-        return bool(self.cache and standard and binary.options.layout == "zipapp")
+        return bool(self.cache and standard and self.group.include_sources and copyable(binary))
 
     def base_key(self, binary: BinarySpec) -> str:
-        return key_of("base", self.resolve_key, binary_args(binary), self.wheel.path.name)
+        return key_of("base", self.resolve_key, stable_args(binary), self.wheel.path.name)
 
     def base(self, binary: BinarySpec) -> Optional[Path]:
         if not self.cache or not self.spliceable(binary):
@@ -419,7 +510,7 @@ class GroupBuild:
         point); each other binary alone. Without the cache, every binary alone: pex builds each."""
         families: Dict[Tuple[str, ...], List[BinarySpec]] = {}
         for binary in missing:
-            derivable = self.cache is not None and binary.options.layout == "zipapp"
+            derivable = self.cache is not None and copyable(binary)
             families.setdefault(sibling_shape(binary) if derivable else (binary.name,), []).append(binary)
         return list(families.values())
 
@@ -467,6 +558,14 @@ class GroupBuild:
         if check is None:
             return True  # not derivable after all: each PEX that is not falls back to pex
         return self.judged(sibling_shape(witness.spec), check, witness)
+
+
+def copyable(binary: BinarySpec) -> bool:
+    """Whether `binary` is one zipapp file whose entry point is a module or console script: what a sibling can be
+    written from, or stand for, by copy (a scie, an `executable` and an entry point pex is to import are left to
+    pex)."""
+    o = binary.options
+    return o.layout == "zipapp" and not (o.scie or o.validate_entry_point or binary.entry_point.executable)
 
 
 def sibling_shape(binary: BinarySpec) -> Tuple[str, ...]:
@@ -532,13 +631,18 @@ def compose(
     with pex_session(cache, output_dir) as (staging, python, workers):
         with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
             with step("cache keys"):
+                shared = SharedResolves()
                 builds = [
-                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python) for g in groups(binaries)
+                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python, shared=shared)
+                    for g in groups(binaries)
                 ]
             built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:
             destination = output_dir / item.path.name
+            for scie in item.scies:
+                (output_dir / scie).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item.path.parent / scie, output_dir / scie)
             os.replace(item.path, destination)  # from the work directory inside it
             placed.append(replace(item, path=destination))
     if announced:

@@ -47,10 +47,93 @@ def option(kind: Kind, default: Any, help: str, example: str, *, pants: bool = T
     return field(default=default, metadata=metadata)
 
 
+ARGUMENT = Str(empty=True)
+ENV_NAME = Str(pattern=r"[A-Za-z_][A-Za-z0-9_]*", shape="an environment variable name (letters, digits, `_`)")
+SCIE_PLATFORMS = (
+    "current",
+    "linux-aarch64",
+    "musl-linux-aarch64",
+    "linux-armv7l",
+    "linux-powerpc64",
+    "linux-riscv64",
+    "linux-s390x",
+    "linux-x86_64",
+    "musl-linux-x86_64",
+    "macos-aarch64",
+    "macos-x86_64",
+    "windows-aarch64",
+    "windows-x86_64",
+)
+# What pex options the backend sets itself, by the key (or the part of the build) that owns them; an
+# `extra-build-args` entry that is one of them is refused.
+OWNED_PEX_ARGS = {
+    ("-o", "--output-file"): "the output (`output-name`)",
+    ("-e", "--entry-point", "-m", "-c", "--script", "--console-script", "--exe", "--executable", "--python-script"): (
+        "the entry point (`entry-points`, `entry-point`, `script`, `executable`)"
+    ),
+    ("-D", "--sources-directory", "-P", "--package", "-M", "--module", "--project", "-r", "--requirement"): (
+        "the sources (the project's wheel, `include-sources`)"
+    ),
+    ("--pre-resolved-dists", "--intransitive", "--exclude", "--dependency-group", "--group"): (
+        "the requirements (`dependencies`, `include-requirements`)"
+    ),
+    (
+        "--platform",
+        "--complete-platform",
+        "--interpreter-constraint",
+        "--python",
+        "--python-path",
+        "--resolve-local-platforms",
+    ): "the targets (`platforms`, `complete-platforms`, `interpreter-constraints`)",
+    (
+        "--lock",
+        "--pylock",
+        "--index",
+        "--index-url",
+        "-i",
+        "--no-pypi",
+        "--pypi",
+        "-f",
+        "--find-links",
+        "--repo",
+        "--use-pip-config",
+        "--pip-version",
+        "--constraints",
+        "--venv-repository",
+    ): "the resolve (`resolves`, `index-urls`, `find-links`, `pip-version`)",
+    ("--layout", "--venv", "--sh-boot", "--no-sh-boot", "--scie", "--par"): (
+        "the shape of the output (`layout`, `execution-mode`, `sh-boot`, `scie`)"
+    ),
+}
+
+
+def owned_pex_arg(arg: str) -> Optional[str]:
+    """What part of the build owns the pex option `arg` (`--opt`, `--opt=value` or `-oVALUE`), if any."""
+    name = arg.split("=", 1)[0]
+    for names, owner in OWNED_PEX_ARGS.items():
+        if name in names or (not name.startswith("--") and len(name) > 2 and name[:2] in names):
+            return owner
+    return None
+
+
 @dataclass(frozen=True)
 class BinaryOptions:
     """The fields of one PEX. Set at the top of the table they are defaults for every binary."""
 
+    args: Tuple[str, ...] = option(
+        StrList(ARGUMENT),
+        (),
+        "Command-line arguments frozen into the PEX, passed to the program before the user's own "
+        "(pex `--inject-args`; `{pex.env.NAME}` is replaced by that environment variable when it runs).",
+        'args = ["serve", "--port", "8080"]',
+    )
+    check: str = option(
+        Choice(("none", "warn", "error")),
+        "warn",
+        "Whether pex checks that a zipapp PEX can be imported by Python's `zipimport` (it cannot when the PEX "
+        "needs ZIP64, over 65,535 entries or 4 GiB): `none`, `warn` or `error`. Other layouts are not checked.",
+        'check = "error"',
+    )
     complete_platforms: Tuple[str, ...] = option(
         StrList(),
         (),
@@ -58,6 +141,13 @@ class BinaryOptions:
         "`pex3 interpreter inspect --markers --tags` or `python -m pex_backend inspect-platform`). "
         "The PEX is built for all of them. The files are added to the sdist automatically.",
         'complete-platforms = ["platforms/linux-py312.json"]',
+    )
+    compress: bool = option(
+        Bool(),
+        True,
+        "Whether the zip entries of a zipapp PEX (or of a packed PEX's zips) are compressed; `false` stores them, "
+        "a larger file that starts faster. Loose PEX files are not zipped.",
+        "compress = false",
     )
     dependencies: Tuple[str, ...] = option(
         StrList(),
@@ -77,12 +167,26 @@ class BinaryOptions:
     emit_warnings: Optional[bool] = option(
         Bool(), None, "Whether the PEX emits its runtime warnings (pex's default: it does).", "emit-warnings = false"
     )
+    env: Dict[str, str] = option(
+        StrTable(ARGUMENT, ENV_NAME),
+        {},
+        "Environment variables frozen into the PEX, set for the program when it runs (pex `--inject-env`).",
+        'env = { LOG_LEVEL = "info" }',
+    )
     execution_mode: str = option(
         Choice(("zipapp", "venv")),
         "zipapp",
         "How the PEX runs: `zipapp` (unpacks and runs from its zip; fastest cold start) or `venv` (builds a "
         "virtual environment on first run; fastest afterwards, most compatible `sys.path`).",
         'execution-mode = "venv"',
+    )
+    extra_build_args: Tuple[str, ...] = option(
+        StrList(ARGUMENT),
+        (),
+        "Further arguments for the pex run that builds this PEX, after the backend's own (for pex options the "
+        "table has no key for). Options the backend sets itself (the output, entry point, sources, "
+        "requirements, targets and resolve) are refused.",
+        'extra-build-args = ["--no-strip-pex-env"]',
     )
     ignore_errors: bool = option(
         Bool(),
@@ -97,6 +201,13 @@ class BinaryOptions:
         True,
         "Whether the project's third-party requirements go into the PEX; `false` puts only the project's own wheel in.",
         "include-requirements = false",
+    )
+    include_sources: bool = option(
+        Bool(),
+        True,
+        "Whether the project's own wheel goes into the PEX; `false` puts only its requirements in (for a "
+        "`script` of a requirement, or an `executable`).",
+        "include-sources = false",
     )
     include_tools: bool = option(
         Bool(),
@@ -161,6 +272,132 @@ class BinaryOptions:
         "project changes (`--restart` / `--no-restart` decide for one run).",
         "restartable = true",
     )
+    scie: Optional[str] = option(
+        Choice(("lazy", "eager")),
+        None,
+        "Also write a scie: a native executable holding the PEX and a portable CPython (PyPy) that runs where no "
+        "Python is installed, beside the PEX and named as it is without `.pex` (pex `--scie`). `eager` embeds the "
+        "interpreter; `lazy` fetches it on the first run. Pex needs the `science` tool and the interpreter "
+        "distributions to build it: it downloads them, unless `scie-science-binary` and `scie-assets-base-url` "
+        "point at local copies. The other `scie-*` fields only take effect with this one.",
+        'scie = "eager"',
+    )
+    scie_args: Tuple[str, ...] = option(
+        StrList(ARGUMENT),
+        (),
+        "Arguments for `scie-exe` (scie placeholders allowed).",
+        'scie-args = ["--verbose"]',
+    )
+    scie_assets_base_url: Optional[str] = option(
+        Str(),
+        None,
+        "The URL of a mirror made with `science download ...` of the `ptex`, `scie-jump` and interpreter "
+        "distributions pex's `science` fetches, instead of their GitHub releases.",
+        'scie-assets-base-url = "https://mirror.example.com/science"',
+        pants=False,
+    )
+    scie_bind_resource_path: Tuple[str, ...] = option(
+        StrList(Str(pattern=r"[A-Za-z_][A-Za-z0-9_]*=.+", shape="`ENV_NAME=path/of/resource`")),
+        (),
+        "Environment variables to bind to the path of a resource in the PEX, `NAME=path/of/resource` (`/` separated).",
+        'scie-bind-resource-path = ["CONFIG=app/default.toml"]',
+    )
+    scie_busybox: Optional[str] = option(
+        Str(),
+        None,
+        "Make the scie a BusyBox over these entry points (comma-separated): console scripts, `name=module:func`, "
+        "`@` for every console script in the PEX, `@project` for a project's, `!name` to leave one out.",
+        'scie-busybox = "@"',
+    )
+    scie_env: Tuple[str, ...] = option(
+        StrList(Str(pattern=r"[A-Za-z_][A-Za-z0-9_]*=.*", shape="`NAME=value`")),
+        (),
+        "Environment variables for `scie-exe`, `NAME=value` (scie placeholders allowed).",
+        'scie-env = ["MODE=prod"]',
+    )
+    scie_exe: Optional[str] = option(
+        Str(),
+        None,
+        "A custom program for the scie to run instead of the PEX's entry point (scie placeholders allowed).",
+        'scie-exe = "{scie.env.SHELL}"',
+    )
+    scie_hash_alg: Optional[str] = option(
+        Str(),
+        None,
+        "Also write a checksum file beside each scie, named `SCIE.ALG`, as the shasum tools read it (`md5`, "
+        "`sha1`, `sha256`, `sha384`, `sha512`, ...).",
+        'scie-hash-alg = "sha256"',
+    )
+    scie_load_dotenv: Optional[bool] = option(
+        Bool(),
+        None,
+        "Whether the scie loads `.env` files into its environment (pex's default: it does not).",
+        "scie-load-dotenv = true",
+    )
+    scie_name_style: Optional[str] = option(
+        Choice(("dynamic", "platform-parent-dir", "platform-file-suffix")),
+        None,
+        "How scies are named: `dynamic` (pex's default) adds the platform as a suffix only when there are "
+        "several, `platform-file-suffix` always adds it, `platform-parent-dir` puts each in a directory named "
+        "after its platform.",
+        'scie-name-style = "platform-file-suffix"',
+    )
+    scie_pbs_debug: Optional[bool] = option(
+        Bool(), None, "Whether the Python Standalone Builds CPython is a debug build.", "scie-pbs-debug = true"
+    )
+    scie_pbs_free_threaded: Optional[bool] = option(
+        Bool(),
+        None,
+        "Whether the Python Standalone Builds CPython is free-threaded (on by itself for free-threaded wheels).",
+        "scie-pbs-free-threaded = true",
+    )
+    scie_pbs_release: Optional[str] = option(
+        Str(),
+        None,
+        "The Python Standalone Builds release (a date, `20240713`) the scie's CPython comes from; the latest by "
+        "default.",
+        'scie-pbs-release = "20240713"',
+    )
+    scie_pbs_stripped: Optional[bool] = option(
+        Bool(),
+        None,
+        "Whether the Python Standalone Builds CPython is stripped of debug symbols (less than half the size).",
+        "scie-pbs-stripped = true",
+    )
+    scie_pex_entrypoint_env_passthrough: Optional[bool] = option(
+        Bool(),
+        None,
+        "Whether `PEX_INTERPRETER`, `PEX_SCRIPT` and `PEX_MODULE` can replace the scie's entry point when it runs "
+        "(pex's default: yes for a single entry point, no for a BusyBox).",
+        "scie-pex-entrypoint-env-passthrough = false",
+    )
+    scie_platform: Tuple[str, ...] = option(
+        StrList(Str(pattern="|".join(SCIE_PLATFORMS), shape=f"one of {', '.join(SCIE_PLATFORMS)}")),
+        (),
+        "The platforms to write a scie for (`current` for this machine's); by default those the PEX's targets imply.",
+        'scie-platform = ["linux-x86_64", "macos-aarch64"]',
+    )
+    scie_python_version: Optional[str] = option(
+        Str(pattern=r"\d+\.\d+(?:\.\d+)?", shape="a Python version like '3.12' or '3.12.4'"),
+        None,
+        "The portable CPython version, `3.12` or `3.12.4`; by default pex picks one the PEX's targets allow.",
+        'scie-python-version = "3.12"',
+    )
+    scie_science_binary: Optional[str] = option(
+        Str(),
+        None,
+        "A `science` binary for pex to build the scie with: a path relative to the project root, or a URL to fetch "
+        "it from. Without it pex uses a compatible `science` on the PATH, or downloads one from GitHub.",
+        'scie-science-binary = "tools/science"',
+        pants=False,
+    )
+    sh_boot: bool = option(
+        Bool(),
+        False,
+        "Boot the zipapp PEX with a small `/bin/sh` script instead of a Python shebang: it finds an interpreter "
+        "where the shebang's would not, and starts faster once the PEX is installed (pex `--sh-boot`).",
+        "sh-boot = true",
+    )
     shebang: Optional[str] = option(
         Str(),
         None,
@@ -180,6 +417,28 @@ class BinaryOptions:
         "Arbitrary strings; the `pexbin.tags` config setting builds only the binaries with (`tag`) or "
         "without (`-tag`) a tag.",
         'tags = ["server"]',
+    )
+    validate_entry_point: bool = option(
+        Bool(),
+        False,
+        "Import the entry point in a separate process when the PEX is built, so that a missing module or "
+        "function fails the build (the import may have side effects).",
+        "validate-entry-point = true",
+    )
+    venv_hermetic_scripts: bool = option(
+        Bool(),
+        True,
+        'With `execution-mode = "venv"`: whether the venv\'s `pex` script and console scripts run Python '
+        "isolated (`-sE`), so that `PYTHONPATH` does not reach them; `false` lets it (pex "
+        "`--non-hermetic-venv-scripts`).",
+        "venv-hermetic-scripts = false",
+    )
+    venv_site_packages_copies: bool = option(
+        Bool(),
+        False,
+        'With `execution-mode = "venv"`: populate the venv\'s site-packages with hard links or copies instead of '
+        "symlinks, for tools confused by symlinked files.",
+        "venv-site-packages-copies = true",
     )
 
 
@@ -201,7 +460,14 @@ SINGLE_BINARY_ONLY = {
         "A console script of any distribution in the PEX (the project or a requirement) for this binary to run.",
         'script = "uvicorn"',
     ),
+    "executable": (
+        Str(),
+        "A file of the project, relative to its root, that this binary runs as its program though it cannot be "
+        "imported (a script without `.py`, say); it is carried in the sdist.",
+        'executable = "bin/migrate"',
+    ),
 }
+ENTRY_POINT_KEYS = ("entry-point", "script", "executable")
 
 
 @dataclass(frozen=True)
@@ -268,6 +534,7 @@ def model_fields(model: type) -> Dict[str, dataclasses.Field]:
 
 
 BINARY_FIELDS = model_fields(BinaryOptions)
+SCIE_KEYS = tuple(key for key in BINARY_FIELDS if key.startswith("scie-"))
 TABLE_FIELDS = model_fields(TableOptions)
 NESTED_TABLES = {
     "overrides": "Per-entry-point field values: keys are entry points exactly as written in `entry-points` "
@@ -294,6 +561,7 @@ class SingleBinary:
     entry_point: Optional[str]
     script: Optional[str]
     values: Mapping[str, Any]
+    executable: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +577,10 @@ class PexbinConfig:
         files = list(self.table.resolves.values())
         for values in [self.defaults, *(o.values for o in self.overrides), *(b.values for b in self.binaries)]:
             files += values.get("complete-platforms", ())
+            science = values.get("scie-science-binary")
+            if science and "://" not in science:
+                files.append(science)
+        files += [binary.executable for binary in self.binaries if binary.executable]
         return tuple(dict.fromkeys(files))
 
 
@@ -345,6 +617,8 @@ def parse_binary_fields(table: Mapping[str, Any], path: str, extra: Mapping[str,
         parsed[key] = kind.parse(value, f"{path}.{raw}")
         if key == "dependencies":
             check_requirements(parsed[key], f"{path}.{raw}")
+        if key == "extra-build-args":
+            check_extra_build_args(parsed[key], f"{path}.{raw}")
     return parsed
 
 
@@ -356,6 +630,15 @@ def check_requirements(requirements: Iterable[str], path: str) -> None:
             raise ConfigError(
                 f"{path}[{index}]", f"{text!r} is not a requirement string ({str(exc).splitlines()[0]})"
             ) from None
+
+
+def check_extra_build_args(args: Iterable[str], path: str) -> None:
+    for index, arg in enumerate(args):
+        owner = owned_pex_arg(arg)
+        if owner:
+            raise ConfigError(
+                f"{path}[{index}]", f"{arg!r} is a pex option the backend sets itself, for {owner}; use that key"
+            )
 
 
 def parse_overrides(spelled: str, table: Any) -> Tuple[Override, ...]:
@@ -384,9 +667,12 @@ def parse_binaries(spelled: str, table: Any) -> Tuple[SingleBinary, ...]:
         if not isinstance(values, dict):
             raise ConfigError(where, f"expected a table with `entry-point` or `script`, got {describe(values)}")
         fields = parse_binary_fields(values, where, {**SINGLE_BINARY_ONLY, **BINARY_ONLY})
-        if ("entry-point" in fields) == ("script" in fields):
-            raise ConfigError(where, "expected exactly one of `entry-point` and `script`")
-        binaries.append(SingleBinary(name, fields.pop("entry-point", None), fields.pop("script", None), fields))
+        given = [key for key in ENTRY_POINT_KEYS if key in fields]
+        if len(given) != 1:
+            found = f" (it sets {' and '.join(f'`{key}`' for key in given)})" if given else ""
+            raise ConfigError(where, f"expected exactly one of `entry-point`, `script` and `executable`{found}")
+        entry_point, script, executable = (fields.pop(key, None) for key in ENTRY_POINT_KEYS)
+        binaries.append(SingleBinary(name, entry_point, script, fields, executable))
     return tuple(binaries)
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
-from .config import BINARY_FIELDS, BINARY_ONLY, NESTED_TABLES, SINGLE_BINARY_ONLY, TABLE_FIELDS
+from .config import BINARY_FIELDS, BINARY_ONLY, ENTRY_POINT_KEYS, NESTED_TABLES, SINGLE_BINARY_ONLY, TABLE_FIELDS
 from .kinds import Kind
 from .settings import SETTINGS
 
@@ -98,7 +98,8 @@ def fields_schema(fields: Dict[str, dataclasses.Field]) -> Dict[str, Any]:
 
 def table_schema(properties: Dict[str, Any]) -> Dict[str, Any]:
     """A table of these keys, each also in its Pants spelling, but not in both spellings at once."""
-    both = [{"required": [key, pants_name(key)]} for key in properties if "-" in key]
+    # Each spelling required on its own: validate-pyproject's error report fails on a long `required` list.
+    both = [{"allOf": [{"required": [key]}, {"required": [pants_name(key)]}]} for key in properties if "-" in key]
     spelled = {**properties, **{pants_name(k): v for k, v in properties.items() if "-" in k}}
     return {
         "type": "object",
@@ -117,7 +118,9 @@ def schema() -> Dict[str, Any]:
     override = table_schema({**binary, **extra})
     single_binary = {
         **table_schema({**binary, **extra, **single}),
-        "oneOf": [{"required": ["entry-point"]}, {"required": ["entry_point"]}, {"required": ["script"]}],
+        "oneOf": [
+            {"required": [spelling]} for key in ENTRY_POINT_KEYS for spelling in dict.fromkeys((key, pants_name(key)))
+        ],
     }
     top: Dict[str, Any] = {**fields_schema(TABLE_FIELDS), **binary}
     top["overrides"] = {"type": "object", "description": NESTED_TABLES["overrides"], "additionalProperties": override}

@@ -35,18 +35,22 @@ def binary_name(entry_point: EntryPoint) -> str:
 
 @dataclass(frozen=True)
 class EntryPoint:
-    """What a PEX runs: a console script (`pex -c`) or a module with an optional function (`pex -e`)."""
+    """What a PEX runs: a console script (`pex -c`), a module with an optional function (`pex -e`) or a project
+    file run as a script (`pex --exe`, its absolute path)."""
 
     written: str
     script: Optional[str] = None
     module: Optional[str] = None
+    executable: Optional[str] = None
 
     @property
     def pex_args(self) -> tuple:
+        if self.executable:
+            return ("--exe", self.executable)
         return ("--console-script", self.script) if self.script else ("--entry-point", self.module)
 
     def __str__(self) -> str:
-        return self.script if self.script else str(self.module)
+        return self.script or self.module or self.written
 
 
 def module_file(wheel: WheelContents, module: str) -> Optional[str]:

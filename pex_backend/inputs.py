@@ -8,6 +8,7 @@ and interpreter constraints are ones pex understands.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Tuple
 
@@ -51,6 +52,16 @@ def file_entry_points(config: PexbinConfig) -> Iterator[Tuple[str, str]]:
     for binary in config.binaries:
         if binary.entry_point and is_path(binary.entry_point):
             yield binary.entry_point.split(":", 1)[0], f"{TABLE}.binaries.{binary.name}.entry-point"
+        if binary.executable:
+            yield binary.executable, f"{TABLE}.binaries.{binary.name}.executable"
+
+
+def science_binaries(config: PexbinConfig) -> Iterator[Tuple[str, str]]:
+    """The `scie-science-binary` values that are project files (not URLs), with the key of each."""
+    for where, values in field_places(config):
+        science = values.get("scie-science-binary")
+        if science and "://" not in science:
+            yield science, f"{where}.scie-science-binary"
 
 
 def complete_platform_file(project_root: Path, path: str, key: str) -> Path:
@@ -97,7 +108,7 @@ def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
 
 def check_paths(config: PexbinConfig, project_root: Path) -> None:
     """Every path the table names stays inside the project root (what `lock` needs, before any file exists)."""
-    for path, key in file_entry_points(config):
+    for path, key in [*file_entry_points(config), *science_binaries(config)]:
         inside_project(project_root, path, key)
     for where, values in field_places(config):
         for index, path in enumerate(values.get("complete-platforms", ())):
@@ -123,6 +134,9 @@ def check_inputs(config: PexbinConfig, project_root: Path) -> None:
     for path, key in file_entry_points(config):
         if not (project_root / path).is_file():
             raise ConfigError(key, f"{path!r}: no such file in the project root")
+    for path, key in science_binaries(config):
+        if not os.access(project_root / path, os.X_OK) or not (project_root / path).is_file():
+            raise ConfigError(key, f"{path!r}: no executable file of that name in the project root")
     for where, values in field_places(config):
         for index, path in enumerate(values.get("complete-platforms", ())):
             complete_platform_file(project_root, path, f"{where}.complete-platforms[{index}]")

@@ -55,19 +55,21 @@ class Str(Kind):
 
     pattern: str = ""
     shape: str = ""
+    empty: bool = False
+    """Whether the empty string is a value (an argument, an environment variable's value)."""
     type_name = "string"
 
     def parse(self, value: Any, key: str) -> str:
         if not isinstance(value, str):
             raise ConfigError(key, f"expected a string, got {describe(value)}")
-        if not value.strip():
+        if not value.strip() and not self.empty:
             raise ConfigError(key, "expected a non-empty string")
         if self.pattern and not re.fullmatch(self.pattern, value):
             raise ConfigError(key, f"{value!r} is not {self.shape}")
         return value
 
     def schema(self) -> Dict[str, Any]:
-        schema: Dict[str, Any] = {"type": "string", "minLength": 1}
+        schema: Dict[str, Any] = {"type": "string"} if self.empty else {"type": "string", "minLength": 1}
         if self.pattern:
             schema["pattern"] = f"^(?:{self.pattern})$"
         return schema
@@ -117,14 +119,21 @@ class StrList(Kind):
 
 @dataclass(frozen=True)
 class StrTable(Kind):
-    """A table from names to strings."""
+    """A table from names (each matching `names`, when it is given) to strings, each checked by `item`."""
 
+    item: Str = Str()
+    names: Str = Str()
     type_name = "table of strings"
 
     def parse(self, value: Any, key: str) -> Dict[str, str]:
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected a table, got {describe(value)}")
-        return {name: Str().parse(entry, f"{key}.{name}") for name, entry in value.items()}
+        for name in value:
+            self.names.parse(name, f"{key}.{name}")
+        return {name: self.item.parse(entry, f"{key}.{name}") for name, entry in value.items()}
 
     def schema(self) -> Dict[str, Any]:
-        return {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}
+        schema: Dict[str, Any] = {"type": "object", "additionalProperties": self.item.schema()}
+        if self.names.pattern:
+            schema["propertyNames"] = {"pattern": f"^(?:{self.names.pattern})$"}
+        return schema

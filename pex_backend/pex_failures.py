@@ -72,6 +72,11 @@ class PexContext:
     """The pip version pex resolves with."""
     pip_version_key: str = ""
     """The key that chose it; empty for pex-backend's default."""
+    scie_key: str = ""
+    """For a PEX with scies: the key that asked for them, and those of the fields naming local copies of what
+    pex otherwise downloads for them."""
+    science_key: str = ""
+    assets_key: str = ""
 
 
 def tail(output: str) -> str:

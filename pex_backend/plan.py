@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .config import TABLE, BinaryOptions, PexbinConfig, binary_options
+from .config import SCIE_KEYS, TABLE, BinaryOptions, PexbinConfig, binary_options
 from .entry_points import EntryPoint, binary_name, is_path, resolve
 from .errors import ConfigError
 from .settings import BuildSettings
@@ -49,6 +49,7 @@ class ResolveGroup:
     resolve_local_platforms: Optional[bool]
     ignore_errors: bool
     include_requirements: bool
+    include_sources: bool = True
     binaries: Tuple[BinarySpec, ...] = ()
 
     @classmethod
@@ -63,6 +64,7 @@ class ResolveGroup:
             o.resolve_local_platforms,
             o.ignore_errors,
             o.include_requirements,
+            o.include_sources,
         )
 
 
@@ -127,7 +129,7 @@ def generated_binaries(config: PexbinConfig, wheel: WheelContents, project_root:
         with_project_defaults(values, origins, wheel, config)
         entry_point = resolve(written, key, wheel, project_root)
         name = values.pop("output-name", None) or binary_name(entry_point)
-        binaries.append(BinarySpec(name, key, entry_point, binary_options(values), origins))
+        binaries.append(BinarySpec(name, key, entry_point, options_of(values, project_root), origins))
     return binaries
 
 
@@ -138,14 +140,25 @@ def single_binaries(config: PexbinConfig, wheel: WheelContents, project_root: Pa
         values, origins = field_values(config.defaults, [(where, binary.values)])
         with_project_defaults(values, origins, wheel, config)
         name = values.pop("output-name", None) or binary.name
-        if binary.script:
+        if binary.executable:
+            path = str((project_root / binary.executable).resolve())
+            entry_point = EntryPoint(binary.executable, executable=path)
+        elif binary.script:
             entry_point = EntryPoint(binary.script, script=binary.script)
         elif is_path(str(binary.entry_point)):
             entry_point = resolve(str(binary.entry_point), f"{where}.entry-point", wheel, project_root)
         else:
             entry_point = EntryPoint(str(binary.entry_point), module=binary.entry_point)
-        binaries.append(BinarySpec(name, where, entry_point, binary_options(values), origins))
+        binaries.append(BinarySpec(name, where, entry_point, options_of(values, project_root), origins))
     return binaries
+
+
+def options_of(values: Dict[str, Any], project_root: Path) -> BinaryOptions:
+    """The binary's fields, with a `scie-science-binary` that is a project file made absolute, as pex takes it."""
+    science = values.get("scie-science-binary")
+    if science and "://" not in science:
+        values = dict(values, **{"scie-science-binary": str((project_root / science).resolve())})
+    return binary_options(values)
 
 
 def plan(config: PexbinConfig, wheel: WheelContents, project_root: Path, settings: BuildSettings) -> List[BinarySpec]:
@@ -161,6 +174,8 @@ def plan(config: PexbinConfig, wheel: WheelContents, project_root: Path, setting
             )
         by_name[binary.name] = binary
     check_platform_support(binaries, wheel)
+    check_include_sources(binaries, wheel)
+    warn_ineffective(binaries)
     selected = [b for b in binaries if settings.selects(b.options.tags)]
     return [single for binary in selected for single in per_platform(binary)]
 
@@ -186,6 +201,43 @@ def check_platform_support(binaries: Sequence[BinarySpec], wheel: WheelContents)
                 f"the project's own wheel ({wheel.path.name}) is platform-specific (it has compiled code), "
                 "so its PEX files can only be built for this machine; remove the foreign platforms",
             )
+
+
+def check_include_sources(binaries: Sequence[BinarySpec], wheel: WheelContents) -> None:
+    """A binary without the project's wheel cannot run what only the wheel has."""
+    for binary in binaries:
+        runs = binary.entry_point.script or binary.entry_point.module
+        ours = binary.entry_point.script in wheel.console_scripts or binary.declared_at.startswith(
+            (f"{TABLE}.entry-points", "console script")
+        )
+        if not binary.options.include_sources and runs and ours:
+            raise ConfigError(
+                binary.key_of("include-sources"),
+                f"false leaves the project's wheel out of {binary.name}.pex, but it runs {runs!r}, which is the "
+                "project's; keep the wheel, or run a requirement's `script` or an `executable`",
+            )
+
+
+# Fields that only do something together with another value, as pex takes them: (field, what it needs, whether
+# the binary has it).
+NEEDS = (
+    ("venv-hermetic-scripts", 'execution-mode = "venv"', lambda b: b.options.execution_mode == "venv"),
+    ("venv-site-packages-copies", 'execution-mode = "venv"', lambda b: b.options.execution_mode == "venv"),
+    ("sh-boot", 'layout = "zipapp"', lambda b: b.options.layout == "zipapp"),
+    ("validate-entry-point", "a module entry point (`pkg.mod:func`)", lambda b: b.entry_point.module is not None),
+    *((key, "`scie`", lambda b: b.options.scie is not None) for key in SCIE_KEYS if key != "scie"),
+)
+
+
+def warn_ineffective(binaries: Sequence[BinarySpec]) -> None:
+    """One warning per key that is set where it has no effect (pex ignores it there, as Pants lets it)."""
+    warned = set()
+    for binary in binaries:
+        for field, needed, has in NEEDS:
+            key = binary.key_of(field)
+            if field in binary.origins and not has(binary) and key not in warned:
+                warned.add(key)
+                print(f"pex-backend: warning: {key} has no effect on {binary.name}.pex without {needed}", flush=True)
 
 
 def groups(binaries: Sequence[BinarySpec]) -> List[ResolveGroup]:

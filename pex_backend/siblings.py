@@ -254,6 +254,13 @@ def rewrite(
         if new_text is None:
             return False
         replaced[name] = new_text.encode("utf-8")
+    head = archive.data[: min(entry.start for entry in archive.entries)]
+    if head.count(b"\n") > 1:
+        # An `--sh-boot` script: a zipapp's names the directory the PEX installs to by its hash; a venv's names
+        # one hashed from more than that, which is left to pex.
+        if json.loads(first_info).get("venv") or head.count(old_hash.encode()) != 1:
+            return False
+        head = head.replace(old_hash.encode(), new_hash.encode())
     if alter:
         replaced[BOOT_SCRIPTS[0]] += b"\n"
     with tempfile.TemporaryDirectory(prefix="sibling-", dir=output.parent) as work:
@@ -263,19 +270,21 @@ def rewrite(
     by_name = {entry.info.filename: entry for entry in fresh.entries}
     write(
         archive,
+        head,
         [(fresh, by_name[e.info.filename]) if e.info.filename in by_name else (a, e) for a, e in records],
         output,
     )
     return True
 
 
-def write(archive: Archive, records: List[Tuple[Archive, Entry]], output: Path) -> None:
-    """A zipapp of `archive`'s shebang and the given records, each copied as it is (local header, compressed
-    data), and a central directory of theirs pointing at where they now are."""
+def write(archive: Archive, head: bytes, records: List[Tuple[Archive, Entry]], output: Path) -> None:
+    """A zipapp of `head` (the shebang or sh-boot script, as long as `archive`'s) and the given records, each
+    copied as it is (local header, compressed data), and a central directory of theirs pointing at where they now
+    are."""
     partial = output.with_name(output.name + ".partial")
     central: List[bytes] = []
     with open(partial, "wb") as out:
-        out.write(archive.data[: min(entry.start for entry in archive.entries)])
+        out.write(head)
         for source, entry in records:
             central.append(relocated(entry.central, out.tell() - archive.shift))
             out.write(source.data[entry.start : entry.end])

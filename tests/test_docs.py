@@ -90,12 +90,12 @@ def test_the_schema_accepts_what_the_model_accepts(name):
         ),
         (
             {"binaries": {"app": {"layout": "loose"}}},
-            "tool.pexbin.binaries.app: expected exactly one of `entry-point` and `script`",
+            "tool.pexbin.binaries.app: expected exactly one of `entry-point`, `script` and `executable`",
             "`tool.pexbin.binaries.app` must be valid exactly by one definition (0 matches found)",
         ),
         (
             {"binaries": {"app": {"script": "x", "entry-point": "y"}}},
-            "tool.pexbin.binaries.app: expected exactly one of `entry-point` and `script`",
+            "tool.pexbin.binaries.app: expected exactly one of `entry-point`, `script` and `executable`",
             "`tool.pexbin.binaries.app` must be valid exactly by one definition (2 matches found)",
         ),
         (
