@@ -79,7 +79,10 @@ def test_kebab_and_pants_spellings_are_both_accepted():
         ({"overrides": {"a": {"layuot": "loose"}}}, 'tool.pexbin.overrides."a".layuot: unknown key; did you mean'),
         ({"overrides": {"a": "venv"}}, 'tool.pexbin.overrides."a": expected a table of fields, got the string'),
         ({"binaries": {"x": {"script": "a", "entry-point": "b"}}}, "tool.pexbin.binaries.x: expected exactly one of"),
-        ({"binaries": {"x": {}}}, "tool.pexbin.binaries.x: expected exactly one of `entry-point`, `script` and `executable`"),
+        (
+            {"binaries": {"x": {}}},
+            "tool.pexbin.binaries.x: expected exactly one of `entry-point`, `script` and `executable`",
+        ),
         ({"resolve": "main"}, "tool.pexbin.resolve: 'main' is not a name in `resolves`; `resolves` declares none"),
         ({"resolves": {"a": "a.lock"}, "default-resolve": "b"}, "tool.pexbin.default-resolve: 'b' is not a name"),
         ({"output-name": "x"}, "tool.pexbin.output-name: unknown key"),
