@@ -328,8 +328,8 @@ class GroupBuild:
         scie = binary and binary.options.scie
         context = PexContext(
             scie_key=binary.key_of("scie") if binary and scie else "",
-            science_key=binary.key_of("scie-science-binary") if binary and scie else "",
-            assets_key=binary.key_of("scie-assets-base-url") if binary and scie else "",
+            science_key=binary.key_of("scie-science-binary") if scie and binary.options.scie_science_binary else "",
+            assets_key=binary.key_of("scie-assets-base-url") if scie and binary.options.scie_assets_base_url else "",
             constraints_key=group.binaries[0].key_of("interpreter-constraints"),
             constraints=group.interpreter_constraints,
             resolve=group.resolve,

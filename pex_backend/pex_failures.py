@@ -79,6 +79,25 @@ class PexContext:
     assets_key: str = ""
 
 
+# pex's last line when it could not fetch what a scie needs (`science`, or through it an interpreter or scie-jump).
+SCIE_FETCH = re.compile(r"<urlopen error .*>|unknown url type: .*|.*science binary.*|.*Failed to (?:fetch|download).*")
+
+
+def scie_fetch(output: str, context: PexContext) -> Optional[PexbinError]:
+    lines = output.strip().splitlines()
+    if not context.scie_key or not lines or not SCIE_FETCH.fullmatch(lines[-1].strip()):
+        return None
+    if context.science_key:
+        return ConfigError(context.science_key, f"pex could not get the `science` tool from it ({lines[-1].strip()})")
+    where = f"the mirror of {context.assets_key}" if context.assets_key else "GitHub"
+    return ConfigError(
+        context.scie_key,
+        f"pex could not download what a scie needs from {where} ({lines[-1].strip()}); point "
+        "`scie-science-binary` at a local `science` and `scie-assets-base-url` at a mirror made with "
+        "`science download`, or build where those downloads work",
+    )
+
+
 def tail(output: str) -> str:
     return "\n".join(output.rstrip().splitlines()[-TAIL:])
 
@@ -155,7 +174,7 @@ def summary(output: str, context: PexContext) -> str:
 def failure(what: str, output: str, context: PexContext) -> PexbinError:
     """Our error for pex's failure while doing `what`: a key's error when the cause is the user's, else one line
     saying what failed (and why, when a pattern knows), followed by pex's own last lines."""
-    for recognise in (no_interpreter, stale_lock):
+    for recognise in (no_interpreter, stale_lock, scie_fetch):
         error = recognise(output, context)
         if error:
             return error

@@ -153,3 +153,21 @@ def test_ineffective_fields_warn_and_missing_executable_is_an_error(sample, tmp_
         in warned
     )
     assert "pex-backend: warning: tool.pexbin.scie-pbs-release has no effect on greet.pex without `scie`" in warned
+
+
+def test_a_scie_pex_cannot_fetch_fails_in_one_line_naming_the_key(sample, tmp_path):
+    # pex gets every scie field; here it cannot fetch `science` (no machine here can), and says so in one line.
+    project = sample("newer")
+    text = (project.path / "pyproject.toml").read_text()
+    scie = 'executable = "bin/migrate"\nscie = "lazy"\nscie-science-binary = "https://example.invalid/science"\n'
+    project.pyproject(text.replace('executable = "bin/migrate"\n', scie))
+    result = project.build("uv", tmp_path / "dist", "--wheel", check=False)
+    assert result.returncode != 0
+    errors = [line for line in said(result).splitlines() if line.startswith("pex-backend error:")]
+    assert len(errors) == 1, said(result)
+    assert errors[0].startswith(
+        "pex-backend error: tool.pexbin.binaries.migrate.scie-science-binary: pex could not get the `science` tool "
+        "from it (<urlopen error "
+    ), said(result)
+    assert "Traceback" not in said(result)
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.pex"))
