@@ -166,6 +166,8 @@ class Publication:
         moves = [*self.moves, (record, destination)]
         for staged, _ in moves:
             durable(staged)
+        for _, final in moves:
+            final.parent.mkdir(parents=True, exist_ok=True)  # a scie's directory per platform
         pause_for_tests()
         with taking_turns([final.parent for _, final in moves]):
             # First out: the records (this one's earlier build's, other versions') naming a file about to change.
@@ -186,7 +188,10 @@ class Publication:
 
     def aside(self, final: Path) -> Path:
         """Where what `final` replaces goes, to be removed with the staging directory."""
-        return self.stages[final.parent] / ".aside" / final.name
+        directory = next(d for d in final.parents if d in self.stages)  # a scie's platform directory is inside
+        aside = self.stages[directory] / ".aside" / final.relative_to(directory)
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        return aside
 
 
 def build_wheel_and_pex_files(
@@ -219,6 +224,8 @@ def build_wheel_and_pex_files(
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
                 publication.add(item.path, output_dir / item.path.name)
+                for scie in item.scies:  # beside the PEX, or in a directory per platform (`scie-name-style`)
+                    publication.add(pex_staging / scie, output_dir / scie)
             with step("publishing"):
                 publication.commit(record, output_dir / record.name)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from .cache import BuildCache
-from .compose import resolved_per_target
+from .compose import binary_args, resolved_per_target
 from .config import BINARY_FIELDS, TABLE
 from .plan import BinarySpec
 from .settings import BuildSettings
@@ -54,7 +54,8 @@ def json_value(value: Any) -> Any:
 
 
 def peek(binary: BinarySpec) -> Dict[str, Any]:
-    """The binary's final fields after defaults and overrides, each with where its value came from."""
+    """The binary's final fields after defaults and overrides, each with where its value came from, and the
+    options they give pex."""
     fields = {
         key: {"value": json_value(getattr(binary.options, f.name)), **origin(binary, key)}
         for key, f in BINARY_FIELDS.items()
@@ -69,6 +70,8 @@ def peek(binary: BinarySpec) -> Dict[str, Any]:
         "runs": {"console_script": entry_point.script} if entry_point.script else {"module": entry_point.module},
         "declared_at": binary.declared_at,
         "fields": dict(sorted(fields.items())),
+        # The options these fields become on pex's command line (the build adds the sources and the output).
+        "pex_args": binary_args(binary),
     }
 
 

@@ -326,10 +326,12 @@ class GroupBuild:
     def failure(self, what: str, output: str, binary: Optional[BinarySpec] = None) -> PexbinError:
         group, table = self.group, self.table
         scie = binary and binary.options.scie
+        validate = binary and binary.options.validate_entry_point
         context = PexContext(
             scie_key=binary.key_of("scie") if binary and scie else "",
             science_key=binary.key_of("scie-science-binary") if scie and binary.options.scie_science_binary else "",
             assets_key=binary.key_of("scie-assets-base-url") if scie and binary.options.scie_assets_base_url else "",
+            validate_key=binary.key_of("validate-entry-point") if validate else "",
             constraints_key=group.binaries[0].key_of("interpreter-constraints"),
             constraints=group.interpreter_constraints,
             resolve=group.resolve,
@@ -598,6 +600,9 @@ def announce(built: Sequence[BuiltBinary]) -> None:
             print(f"pex-backend: wrote {item.path.name} ({size}, derived from {item.derived_from})", flush=True)
         else:
             print(f"pex-backend: wrote {item.path.name} ({size}, {item.seconds:.1f} s)", flush=True)
+        if item.scies:
+            scies = ", ".join(scie.as_posix() for scie in item.scies)
+            print(f"pex-backend: wrote {scies} (pex's scie of {item.path.name})", flush=True)
 
 
 @contextlib.contextmanager

@@ -577,11 +577,15 @@ class PexbinConfig:
         files = list(self.table.resolves.values())
         for values in [self.defaults, *(o.values for o in self.overrides), *(b.values for b in self.binaries)]:
             files += values.get("complete-platforms", ())
-            science = values.get("scie-science-binary")
-            if science and "://" not in science:
-                files.append(science)
+            files += filter(None, [local_science(values)])
         files += [binary.executable for binary in self.binaries if binary.executable]
         return tuple(dict.fromkeys(files))
+
+
+def local_science(values: Mapping[str, Any]) -> Optional[str]:
+    """The `scie-science-binary` of these binary fields when it is a file of the project, not a URL."""
+    science = values.get("scie-science-binary")
+    return science if science and "://" not in science else None
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

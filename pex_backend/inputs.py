@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Tuple
 
 from . import constraints
-from .config import TABLE, PexbinConfig, TableOptions
+from .config import TABLE, PexbinConfig, TableOptions, local_science
 from .entry_points import is_path
 from .errors import ConfigError
 from .project import read_toml
@@ -59,8 +59,8 @@ def file_entry_points(config: PexbinConfig) -> Iterator[Tuple[str, str]]:
 def science_binaries(config: PexbinConfig) -> Iterator[Tuple[str, str]]:
     """The `scie-science-binary` values that are project files (not URLs), with the key of each."""
     for where, values in field_places(config):
-        science = values.get("scie-science-binary")
-        if science and "://" not in science:
+        science = local_science(values)
+        if science:
             yield science, f"{where}.scie-science-binary"
 
 

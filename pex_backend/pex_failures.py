@@ -77,6 +77,8 @@ class PexContext:
     pex otherwise downloads for them."""
     science_key: str = ""
     assets_key: str = ""
+    validate_key: str = ""
+    """The key that asked pex to import the entry point (`validate-entry-point`)."""
 
 
 # pex's last line when it could not fetch what a scie needs (`science`, or through it an interpreter or scie-jump).
@@ -95,6 +97,24 @@ def scie_fetch(output: str, context: PexContext) -> Optional[PexbinError]:
         f"pex could not download what a scie needs from {where} ({lines[-1].strip()}); point "
         "`scie-science-binary` at a local `science` and `scie-assets-base-url` at a mirror made with "
         "`science download`, or build where those downloads work",
+    )
+
+
+# pex's last lines when `--validate-entry-point` could not import it: the exception, then its verdict.
+INVALID_ENTRY_POINT = re.compile(
+    r"^(?P<error>[\w.]+: .*?)(?: \(/[^\n]*\))?\nInvalid entry point: `(?P<entry_point>[^`]+)`\n"
+    r"Entry point verification failed: ",
+    re.M,
+)
+
+
+def invalid_entry_point(output: str, context: PexContext) -> Optional[PexbinError]:
+    invalid = INVALID_ENTRY_POINT.search(output)
+    if not context.validate_key or not invalid:
+        return None
+    return ConfigError(
+        context.validate_key,
+        f"pex could not import the entry point {invalid.group('entry_point')} from the PEX ({invalid.group('error')})",
     )
 
 
@@ -174,7 +194,7 @@ def summary(output: str, context: PexContext) -> str:
 def failure(what: str, output: str, context: PexContext) -> PexbinError:
     """Our error for pex's failure while doing `what`: a key's error when the cause is the user's, else one line
     saying what failed (and why, when a pattern knows), followed by pex's own last lines."""
-    for recognise in (no_interpreter, stale_lock, scie_fetch):
+    for recognise in (no_interpreter, stale_lock, scie_fetch, invalid_entry_point):
         error = recognise(output, context)
         if error:
             return error

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .config import SCIE_KEYS, TABLE, BinaryOptions, PexbinConfig, binary_options
+from .config import SCIE_KEYS, TABLE, BinaryOptions, PexbinConfig, binary_options, local_science
 from .entry_points import EntryPoint, binary_name, is_path, resolve
 from .errors import ConfigError
 from .settings import BuildSettings
@@ -155,8 +155,8 @@ def single_binaries(config: PexbinConfig, wheel: WheelContents, project_root: Pa
 
 def options_of(values: Dict[str, Any], project_root: Path) -> BinaryOptions:
     """The binary's fields, with a `scie-science-binary` that is a project file made absolute, as pex takes it."""
-    science = values.get("scie-science-binary")
-    if science and "://" not in science:
+    science = local_science(values)
+    if science:
         values = dict(values, **{"scie-science-binary": str((project_root / science).resolve())})
     return binary_options(values)
 

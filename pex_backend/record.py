@@ -43,6 +43,8 @@ def entry(item: BuiltBinary) -> Dict[str, Any]:
         "requirements": pinned_requirements(info),
         "pex_version": info.get("build_properties", {}).get("pex_version"),
         "reused": item.reused,
+        # The native executables (and checksum files) pex built of it, relative to the PEX's directory.
+        "scies": [scie.as_posix() for scie in item.scies],
     }
 
 
