@@ -272,6 +272,16 @@ class BinaryOptions:
         "project changes (`--restart` / `--no-restart` decide for one run).",
         "restartable = true",
     )
+    sbom: bool = option(
+        Bool(),
+        False,
+        "Also write a CycloneDX JSON SBOM beside the PEX, `NAME.cdx.json`: the project, every distribution in the "
+        "PEX with its version, package URL and the sha256 of the artifact it came from, their dependency graph, "
+        "the platforms, and the tools that built it. Byte-identical across builds of the same sources "
+        "(`SOURCE_DATE_EPOCH` sets its timestamp). Asks for `cyclonedx-python-lib` as a build requirement.",
+        "sbom = true",
+        pants=False,
+    )
     scie: Optional[str] = option(
         Choice(("lazy", "eager")),
         None,
@@ -480,6 +490,16 @@ class TableOptions:
         "One PEX per item: a console script of the project, `pkg.mod`, `pkg.mod:func`, `path/app.py` or "
         "`path/app.py:func` (paths relative to the project root). Without it, one PEX per console script.",
         'entry-points = ["hello", "hello.admin:main", "src/hello/tools/report.py"]',
+    )
+    delegate_backend: Optional[str] = option(
+        Str(pattern=r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?::[A-Za-z_][A-Za-z0-9_.]*)?",
+            shape="a PEP 517 backend, 'module' or 'module:object', e.g. 'hatchling.build'"),
+        None,
+        "The PEP 517 backend that builds the project's wheel and sdist instead of setuptools, such as "
+        "`hatchling.build`, `flit_core.buildapi`, `pdm.backend` or `poetry.core.masonry.api`; every hook is "
+        "its, and pex-backend adds the PEX files. It must be listed in `build-system.requires`.",
+        'delegate-backend = "hatchling.build"',
+        pants=False,
     )
     resolves: Dict[str, str] = option(
         StrTable(),
