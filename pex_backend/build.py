@@ -220,7 +220,7 @@ def build_wheel_and_pex_files(
             pex_staging = publication.staging(output_dir)
             with step("PEX files"):
                 built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
-            record = write_record(built, wheel, pex_staging)
+            record = write_record(built, wheel, pex_staging, staging / basename)
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
                 publication.add(item.path, output_dir / item.path.name)

@@ -52,13 +52,14 @@ def record_path(wheel: WheelContents, output_dir: Path) -> Path:
     return output_dir / f"{canonicalize_name(wheel.name).replace('-', '_')}-{wheel.version}.pexbin.json"
 
 
-def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: Path) -> Path:
+def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: Path, wheel_file: Path) -> Path:
     """Write the record of `built` (staged PEX files) into `directory`, a staging directory: the build puts it in
-    place after the files it describes."""
+    place after the files it describes. `wheel_file` is the wheel the build returns (`wheel` is pex's copy)."""
     record = {
         "project": wheel.name,
         "version": wheel.version,
-        "wheel": wheel.path.name,
+        "wheel": wheel_file.name,
+        "wheel_sha256": file_digest(wheel_file),
         "binaries": [entry(item) for item in built],
     }
     path = record_path(wheel, directory)
