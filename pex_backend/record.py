@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Set
 
@@ -60,6 +61,8 @@ def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: 
         "version": wheel.version,
         "wheel": wheel_file.name,
         "wheel_sha256": file_digest(wheel_file),
+        # What setuptools stamps the wheel's entries with, when set: `pexbin verify` rebuilds with it.
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "binaries": [entry(item) for item in built],
     }
     path = record_path(wheel, directory)
