@@ -18,6 +18,7 @@ from .errors import BuildError, reports_errors
 from .lock import lock
 from .pexrun import run_pex3
 from .settings import parse_tags, read
+from .verify import verify
 from .workspace import open_workspace
 
 RUNS_PEX = ("inspect-platform", "lock", "dependencies", "run")
@@ -70,6 +71,17 @@ def parser() -> Parser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="rebuild and restart on every change of the project's sources (default: the binary's `restartable`)",
+    )
+    verify_parser = command(
+        "verify",
+        "rebuild a build's sdist with the cache off and compare the wheel and PEX files with its record",
+        project=False,
+    )
+    verify_parser.add_argument("dist", metavar="DIST", type=Path, help="the directory the build wrote")
+    verify_parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="rebuild in this environment (its setuptools, pex, ...) instead of an isolated one pip installs",
     )
     docs_parser = command("docs", "print the [tool.pexbin] reference, or write it with the schema", project=False)
     docs_parser.add_argument("--write", action="store_true", help="rewrite docs/reference.md, the schema, README keys")
@@ -179,6 +191,8 @@ def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
         return runner.run(args.project, args.name, program_args, args.restart, read(None))
     elif args.command == "cache":
         cache_command(args)
+    elif args.command == "verify":
+        return verify(args.dist, isolation=not args.no_isolation)
     else:
         with open_workspace(args.project) as workspace:
             if args.command == "list":
