@@ -1,18 +1,19 @@
-"""pex-backend: setuptools' wheel and sdist, plus one PEX executable per entry point.
+"""pex-backend: setuptools' wheel and sdist (or those of the backend `delegate-backend` names), plus one PEX
+executable per entry point.
 
-The PEP 517 and PEP 660 hooks of `setuptools.build_meta`, each delegating to it; `build_wheel` also writes the
-PEX files that `[tool.pexbin]` declares.
+The PEP 517 and PEP 660 hooks, each delegating to `setuptools.build_meta` or to the delegate; `build_wheel` also
+writes the PEX files that `[tool.pexbin]` declares. The editable hooks exist only when the delegate has them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
-
-from setuptools import build_meta as _setuptools
+from typing import Any, Callable, Dict, List, Optional
 
 from . import build as _build
+from . import delegate as _delegate
 from . import settings as _settings
+from .errors import PexbinError as _PexbinError
 from .errors import reports_errors as _reports_errors
 from .project import load_config as _load_config
 
@@ -21,10 +22,15 @@ __version__ = "0.1.0"
 ConfigSettings = Optional[Dict[str, Any]]
 
 
+def _backend() -> Any:
+    return _delegate.load_backend(Path.cwd(), _load_config(Path.cwd()))
+
+
 @_reports_errors
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
-    requires = _setuptools.get_requires_for_build_wheel(_settings.foreign_settings(config_settings))
     config = _load_config(Path.cwd())
+    backend = _delegate.load_backend(Path.cwd(), config)
+    requires = _delegate.requires(backend, "get_requires_for_build_wheel", _settings.foreign_settings(config_settings))
     settings = _settings.read(config_settings)
     if config is not None and not settings.skip:
         requires += _build.pex_requirement(config, settings.cache_dir)
@@ -33,37 +39,22 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List
 
 @_reports_errors
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> List[str]:
-    return _setuptools.get_requires_for_build_sdist(_settings.foreign_settings(config_settings))
-
-
-@_reports_errors
-def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> List[str]:
-    return _setuptools.get_requires_for_build_editable(_settings.foreign_settings(config_settings))
+    return _delegate.requires(_backend(), "get_requires_for_build_sdist", _settings.foreign_settings(config_settings))
 
 
 @_reports_errors
 def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
-    return _setuptools.prepare_metadata_for_build_wheel(metadata_directory, _settings.foreign_settings(config_settings))
-
-
-@_reports_errors
-def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
-    return _setuptools.prepare_metadata_for_build_editable(
-        metadata_directory, _settings.foreign_settings(config_settings)
-    )
+    return _delegate.prepare_metadata(_backend(), metadata_directory, _settings.foreign_settings(config_settings))
 
 
 @_reports_errors
 def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
-    _load_config(Path.cwd())  # a bad table fails here, not later in the wheel built from this sdist
-    return _setuptools.build_sdist(sdist_directory, _settings.foreign_settings(config_settings))
-
-
-@_reports_errors
-def build_editable(
-    wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: Optional[str] = None
-) -> str:
-    return _setuptools.build_editable(wheel_directory, _settings.foreign_settings(config_settings), metadata_directory)
+    config = _load_config(Path.cwd())  # a bad table fails here, not later in the wheel built from this sdist
+    backend = _delegate.load_backend(Path.cwd(), config)
+    basename = backend.build_sdist(sdist_directory, _settings.foreign_settings(config_settings))
+    if config is not None and _delegate.backend_name(config):  # setuptools carries them through our file finder
+        _delegate.check_sdist(config, Path.cwd(), Path(sdist_directory, basename))
+    return basename
 
 
 @_reports_errors
@@ -72,13 +63,56 @@ def build_wheel(
 ) -> str:
     settings = _settings.read(config_settings)
     config = _load_config(Path.cwd())
+    backend = _delegate.load_backend(Path.cwd(), config)
     skip = _build.reason_to_skip(config, settings, Path(wheel_directory), config_settings)
     if config is not None and skip:
         print(f"pex-backend: no PEX files: {skip}", flush=True)
+    if not _delegate.offers(backend, "prepare_metadata_for_build_wheel"):
+        metadata_directory = None  # ours, taken from a wheel of the delegate's, which it never wrote
 
-    def setuptools_wheel(directory: str) -> str:
-        return _setuptools.build_wheel(directory, _settings.foreign_settings(config_settings), metadata_directory)
+    def backend_wheel(directory: str) -> str:
+        return backend.build_wheel(directory, _settings.foreign_settings(config_settings), metadata_directory)
 
     if skip or config is None:
-        return setuptools_wheel(wheel_directory)
-    return _build.build_wheel_and_pex_files(setuptools_wheel, config, settings, Path(wheel_directory), Path.cwd())
+        return backend_wheel(wheel_directory)
+    return _build.build_wheel_and_pex_files(backend_wheel, config, settings, Path(wheel_directory), Path.cwd())
+
+
+@_reports_errors
+def _get_requires_for_build_editable(config_settings: ConfigSettings = None) -> List[str]:
+    return _backend().get_requires_for_build_editable(_settings.foreign_settings(config_settings))
+
+
+@_reports_errors
+def _prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
+    return _backend().prepare_metadata_for_build_editable(
+        metadata_directory, _settings.foreign_settings(config_settings)
+    )
+
+
+@_reports_errors
+def _build_editable(
+    wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: Optional[str] = None
+) -> str:
+    return _backend().build_editable(wheel_directory, _settings.foreign_settings(config_settings), metadata_directory)
+
+
+_EDITABLE_HOOKS: Dict[str, Callable[..., Any]] = {
+    "get_requires_for_build_editable": _get_requires_for_build_editable,
+    "prepare_metadata_for_build_editable": _prepare_metadata_for_build_editable,
+    "build_editable": _build_editable,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The PEP 660 hooks, when the backend building the project has them: a frontend that finds none says the
+    project cannot be installed editable, as it would of the delegate alone (PEP 562)."""
+    hook = _EDITABLE_HOOKS.get(name)
+    if hook is not None:
+        try:
+            offered = _delegate.offers(_backend(), name)
+        except _PexbinError:
+            offered = True  # the hook itself reports the mistake, in one line
+        if offered:
+            return hook
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -106,15 +106,23 @@ def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
     return file
 
 
-def check_paths(config: PexbinConfig, project_root: Path) -> None:
-    """Every path the table names stays inside the project root (what `lock` needs, before any file exists)."""
-    for path, key in [*file_entry_points(config), *science_binaries(config)]:
-        inside_project(project_root, path, key)
+def referenced_paths(config: PexbinConfig) -> Iterator[Tuple[str, str]]:
+    """The files of `config.referenced_files()` (those the sdist must carry), each with the key naming it."""
     for where, values in field_places(config):
         for index, path in enumerate(values.get("complete-platforms", ())):
-            inside_project(project_root, path, f"{where}.complete-platforms[{index}]")
+            yield path, f"{where}.complete-platforms[{index}]"
+    yield from science_binaries(config)
+    for binary in config.binaries:
+        if binary.executable:
+            yield binary.executable, f"{TABLE}.binaries.{binary.name}.executable"
     for resolve, path in config.table.resolves.items():
-        inside_project(project_root, path, f"{TABLE}.resolves.{resolve}")
+        yield path, f"{TABLE}.resolves.{resolve}"
+
+
+def check_paths(config: PexbinConfig, project_root: Path) -> None:
+    """Every path the table names stays inside the project root (what `lock` needs, before any file exists)."""
+    for path, key in [*file_entry_points(config), *referenced_paths(config)]:
+        inside_project(project_root, path, key)
 
 
 def check_interpreter_constraints(config: PexbinConfig) -> None:

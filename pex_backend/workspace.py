@@ -1,4 +1,5 @@
-"""The project as the commands see it: its table, its wheel (built by setuptools as a build would) and its plan."""
+"""The project as the commands see it: its table, its wheel (built by setuptools, or the delegate backend, as a
+build would) and its plan."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from .config import TABLE, PexbinConfig, did_you_mean
+from .delegate import backend_name, load_backend, requires
 from .errors import BuildError, ConfigError
 from .inputs import check_inputs
 from .plan import BinarySpec, plan
@@ -29,6 +31,7 @@ BUILD_WHEEL = (
     "wheel_here(*sys.argv[1:])"
 )
 MISSING = 3
+MISTAKE = 4
 
 
 @dataclass(frozen=True)
@@ -80,19 +83,25 @@ def missing(requirements: Iterable[str]) -> List[str]:
 
 
 def wheel_here(directory: str, answer: str) -> None:
-    """In the project root: check its build requirements are installed, then build its wheel with setuptools."""
-    from setuptools import build_meta
-
-    declared = read_pyproject(Path.cwd()).get("build-system", {}).get("requires", [])
-    absent = missing([*declared, *build_meta.get_requires_for_build_wheel()])
+    """In the project root: check its build requirements are installed, then build its wheel with its backend."""
+    root = Path.cwd()
+    declared = read_pyproject(root).get("build-system", {}).get("requires", [])
+    absent = missing(declared)
+    if not absent:
+        try:
+            backend = load_backend(root, load_config(root))
+        except ConfigError as exc:
+            Path(answer).write_text(f"{exc.key}\n{exc.message}")
+            raise SystemExit(MISTAKE) from None
+        absent = missing(requires(backend, "get_requires_for_build_wheel", None))
     if absent:
         Path(answer).write_text(", ".join(absent))
         raise SystemExit(MISSING)
-    Path(answer).write_text(build_meta.build_wheel(directory))
+    Path(answer).write_text(backend.build_wheel(directory))
 
 
 def build_wheel(root: Path, directory: Path) -> Path:
-    """The project's wheel, built by setuptools in the project root (with the setuptools installed here)."""
+    """The project's wheel, built by its backend in the project root (with the backend installed here)."""
     answer = directory / "wheel-name"
     command = [sys.executable, "-c", BUILD_WHEEL, str(directory), str(answer), str(Path(__file__).parents[1])]
     leftover = root / "build"
@@ -108,9 +117,12 @@ def build_wheel(root: Path, directory: Path) -> Path:
             f"the commands build the project's wheel in this environment, which lacks {answer.read_text()}; "
             "install them here",
         )
+    if result.returncode == MISTAKE:
+        raise ConfigError(*answer.read_text().split("\n", 1))
     if result.returncode != 0:
         output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
-        raise BuildError(f"setuptools failed to build the wheel of {root}:\n{output}")
+        backend = backend_name(load_config(root)) or "setuptools"
+        raise BuildError(f"{backend} failed to build the wheel of {root}:\n{output}")
     return directory / answer.read_text().strip()
 
 

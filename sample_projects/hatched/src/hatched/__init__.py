@@ -1,0 +1,1 @@
+"""A sample project built by hatchling through pex-backend's `delegate-backend`."""
