@@ -8,7 +8,7 @@ writes the PEX files that `[tool.pexbin]` declares. The editable hooks exist onl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import build as _build
 from . import delegate as _delegate
@@ -78,41 +78,39 @@ def build_wheel(
     return _build.build_wheel_and_pex_files(backend_wheel, config, settings, Path(wheel_directory), Path.cwd())
 
 
-@_reports_errors
-def _get_requires_for_build_editable(config_settings: ConfigSettings = None) -> List[str]:
-    return _backend().get_requires_for_build_editable(_settings.foreign_settings(config_settings))
+class _EditableHooks:
+    """The PEP 660 hooks, offered by the module (below) only when the backend building the project has them."""
 
+    @staticmethod
+    @_reports_errors
+    def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> List[str]:
+        return _backend().get_requires_for_build_editable(_settings.foreign_settings(config_settings))
 
-@_reports_errors
-def _prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
-    return _backend().prepare_metadata_for_build_editable(
-        metadata_directory, _settings.foreign_settings(config_settings)
-    )
+    @staticmethod
+    @_reports_errors
+    def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
+        return _backend().prepare_metadata_for_build_editable(
+            metadata_directory, _settings.foreign_settings(config_settings)
+        )
 
-
-@_reports_errors
-def _build_editable(
-    wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: Optional[str] = None
-) -> str:
-    return _backend().build_editable(wheel_directory, _settings.foreign_settings(config_settings), metadata_directory)
-
-
-_EDITABLE_HOOKS: Dict[str, Callable[..., Any]] = {
-    "get_requires_for_build_editable": _get_requires_for_build_editable,
-    "prepare_metadata_for_build_editable": _prepare_metadata_for_build_editable,
-    "build_editable": _build_editable,
-}
+    @staticmethod
+    @_reports_errors
+    def build_editable(
+        wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: Optional[str] = None
+    ) -> str:
+        return _backend().build_editable(
+            wheel_directory, _settings.foreign_settings(config_settings), metadata_directory
+        )
 
 
 def __getattr__(name: str) -> Any:
-    """The PEP 660 hooks, when the backend building the project has them: a frontend that finds none says the
-    project cannot be installed editable, as it would of the delegate alone (PEP 562)."""
-    hook = _EDITABLE_HOOKS.get(name)
-    if hook is not None:
+    """A PEP 660 hook, when the backend has it: a frontend that finds none says the project cannot be installed
+    editable, as it would of the delegate alone (PEP 562)."""
+    if name in vars(_EditableHooks) and not name.startswith("_"):
         try:
             offered = _delegate.offers(_backend(), name)
         except _PexbinError:
             offered = True  # the hook itself reports the mistake, in one line
         if offered:
-            return hook
+            return getattr(_EditableHooks, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
