@@ -127,10 +127,8 @@ def check_sdist(config: PexbinConfig, project_root: Path, sdist: Path) -> None:
     """The delegate's sdist carries every file the table points at, so that a wheel built from it finds them; a
     ConfigError naming the key of the first one missing (a file missing from the project is the wheel's error)."""
     carried = set(sdist_members(sdist))
+    name = backend_name(config) or SETUPTOOLS
     for path, key in referenced_paths(config):
         if (project_root / path).is_file() and Path(path).as_posix() not in carried:
-            module = (backend_name(config) or SETUPTOOLS).split(".")[0]
-            how = SDIST_INCLUDE.get(module, "include it through that backend's own sdist configuration")
-            raise ConfigError(
-                key, f"{path!r} is not in the sdist {sdist.name} that {backend_name(config)} built; {how}"
-            )
+            how = SDIST_INCLUDE.get(name.split(".")[0], "include it through that backend's own sdist configuration")
+            raise ConfigError(key, f"{path!r} is not in the sdist {sdist.name} that {name} built; {how}")
