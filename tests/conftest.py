@@ -151,7 +151,10 @@ class Project:
 
     def build(self, frontend: str, out: Path, *args: str, check: bool = True):
         commands = {
-            "build": [sys.executable, "-m", "build", "-o", out, *args, self.path],
+            # build's isolated environments filled by uv (the hooks are called as with pip, only faster);
+            # "build-pip" is build's default installer, pip.
+            "build": [sys.executable, "-m", "build", "--installer=uv", "-o", out, *args, self.path],
+            "build-pip": [sys.executable, "-m", "build", "-o", out, *args, self.path],
             "uv": [sys.executable, "-m", "uv", "build", "-o", out, *args, self.path],
             "pip-wheel": [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out, *args, self.path],
         }
