@@ -22,7 +22,8 @@ from .config import DEFAULT_PEX_VERSION, PexbinConfig
 from .inputs import check_inputs
 from .pexrun import copy_key, importable_pex
 from .plan import plan
-from .record import records_naming, write_record
+from .record import records_naming, sha256_of, write_record
+from .sbom import check_library, library_requirement, wants_sbom, write_sbom
 from .settings import PREFIX, BuildSettings
 from .timings import step
 from .wheel import read_wheel, reproducible_copy
@@ -41,13 +42,15 @@ PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
 
 
 def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str]:
-    """What the build needs installed to run pex: nothing when the build cache holds a whole copy of that pex."""
+    """What the build needs installed to run pex (nothing when the build cache holds a whole copy of that pex),
+    and cyclonedx-python-lib when a binary may have `sbom` on."""
     wanted = config.table.pex_version or DEFAULT_PEX_VERSION
+    sbom = [library_requirement()] if wants_sbom(config) else []
     # A quick look (every file there, at its size; a damaged copy asks for pex): `build_wheel` checks the copy
     # whole before it runs it, and says to build again should it be damaged or gone by then.
     if cache_dir and BuildCache(cache_dir).looks_whole("pex-copies", copy_key(wanted)):
-        return []
-    return [f"pex=={wanted}"]
+        return sbom
+    return [f"pex=={wanted}", *sbom]
 
 
 def built_by_pip(wheel_directory: Path) -> bool:
@@ -217,19 +220,32 @@ def build_wheel_and_pex_files(
             with step("reading the wheel"):
                 wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
                 binaries = plan(config, wheel, project_root, settings)
+                check_library(binaries)
             pex_staging = publication.staging(output_dir)
             with step("PEX files"):
                 built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
+            with step("SBOMs"):  # of the final PEX files, however each was made
+                sboms = {
+                    item.path.name: write_sbom(
+                        item, item.sha256 or sha256_of(item.path), wheel, staging / basename, project_root
+                    )
+                    for item in built
+                    if item.spec.options.sbom
+                }
             record = write_record(built, wheel, pex_staging, staging / basename)
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
                 publication.add(item.path, output_dir / item.path.name)
                 for scie in item.scies:  # beside the PEX, or in a directory per platform (`scie-name-style`)
                     publication.add(pex_staging / scie, output_dir / scie)
+                if item.path.name in sboms:
+                    publication.add(sboms[item.path.name], output_dir / sboms[item.path.name].name)
             with step("publishing"):
                 publication.commit(record, output_dir / record.name)
     finally:
         if cache:
             cache.close()
     announce([replace(item, path=output_dir / item.path.name) for item in built])
+    for pex, sbom in sboms.items():
+        print(f"pex-backend: wrote {sbom.name} (the CycloneDX SBOM of {pex})", flush=True)
     return basename

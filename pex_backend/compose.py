@@ -13,9 +13,9 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name as canonical
@@ -58,6 +58,8 @@ class BuiltBinary:
     """The file's sha256, when the build cache's manifest already says it."""
     scies: Tuple[Path, ...] = ()
     """The scies (and their checksum files) pex wrote beside the PEX, relative to its directory."""
+    artifacts: Mapping[str, str] = field(default_factory=dict)
+    """With `sbom`: the sha256 of each wheel file of the resolve pex built it from, by file name."""
 
 
 def current_interpreter_matches(constraints: Sequence[str]) -> bool:
@@ -321,6 +323,7 @@ class GroupBuild:
         self.wheel_digest = file_digest(self.wheel.path)
         self.project = f"{self.wheel.name}=={self.wheel.version}"
         self.resolved: Optional[Path] = None
+        self.digests: Optional[Dict[str, str]] = None
         self.proofs = SiblingProofs(self.cache) if self.cache else None
 
     def failure(self, what: str, output: str, binary: Optional[BinarySpec] = None) -> PexbinError:
@@ -383,11 +386,23 @@ class GroupBuild:
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
             wanted = own_wheel if ours else base_requirements(self.wheel)
             return [*wanted, *group.requirements, *self.lock, *self.resolving]
-        if self.resolved is None:
-            self.resolved = self.shared.get(self.resolve_key, self.dependencies) if self.shared else self.dependencies()
-        resolved = ["--pre-resolved-dists", str(self.resolved)] if self.resolved else []
+        resolved = ["--pre-resolved-dists", str(self.resolution())] if self.resolution() else []
         wanted = ["--pre-resolved-dists", str(self.wheel.path), self.project] if ours else base_requirements(self.wheel)
         return [*resolved, *wanted, *group.requirements, *self.targets]
+
+    def resolution(self) -> Optional[Path]:
+        """The group's resolve (a directory of wheel files), done once per build."""
+        if self.resolved is None:
+            self.resolved = self.shared.get(self.resolve_key, self.dependencies) if self.shared else self.dependencies()
+        return self.resolved
+
+    def artifacts(self) -> Dict[str, str]:
+        """The sha256 of each wheel file of the group's resolve: what pex installed into its PEX files (a group
+        that resolves per binary, `ignore-errors`, gets the same wheels from the same index settings)."""
+        if self.digests is None:
+            wheels = self.resolution() if self.group.include_requirements else None
+            self.digests = {path.name: file_digest(path) for path in sorted(wheels.glob("*.whl"))} if wheels else {}
+        return self.digests
 
     def key(self, binary: BinarySpec) -> str:
         # Without the project's wheel (`include-sources = false`) the PEX does not change with it.
@@ -551,7 +566,12 @@ class GroupBuild:
                         else:
                             later.append(binary)
             done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), later))
-        return [item for item in done.values() if item]
+        # A reused PEX too: its SBOM needs the wheels' hashes, which the (reused) resolve gives.
+        return [
+            replace(item, artifacts=self.artifacts()) if item.spec.options.sbom else item
+            for item in done.values()
+            if item
+        ]
 
     def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary]) -> bool:
         """Whether the witness (built by pex) is what derivation writes from `first`; the outcome is kept."""

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 from .cache import file_digest, size_of
 from .compose import BuiltBinary
 from .pexinfo import pex_info, pinned_requirements
+from .sbom import sbom_name
 from .wheel import WheelContents
 
 
@@ -46,6 +47,7 @@ def entry(item: BuiltBinary) -> Dict[str, Any]:
         "reused": item.reused,
         # The native executables (and checksum files) pex built of it, relative to the PEX's directory.
         "scies": [scie.as_posix() for scie in item.scies],
+        "sbom": sbom_name(item.path) if options.sbom else None,
     }
 
 
