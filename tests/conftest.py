@@ -6,6 +6,7 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,10 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Sequence
 
 import pytest
+
+# Before pex: the backend's code imports pex in this process, and pex puts its vendored (older) attrs first on
+# sys.path, which the JSON-schema stack of the SBOM tests' validator cannot import. Imported first, it has its own.
+import cyclonedx.validation.json  # noqa: F401, E402  isort: skip
 
 from pex_backend.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
 
@@ -78,6 +83,16 @@ def own_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def signals_kept() -> Iterator[None]:
+    """What a test's in-process code does to this worker's SIGINT and SIGTERM handlers is undone after it."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        if signal.getsignal(signum) is not handler and handler is not None:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="session")
@@ -180,6 +195,13 @@ def sample(offline_env: Dict[str, str], tmp_path: Path):
         return Project(destination, {**offline_env, "PEXBIN_CACHE_DIR": str(tmp_path / "pexbin-cache")})
 
     return copy
+
+
+def default_signals() -> None:
+    """For a `preexec_fn`: SIGINT and SIGTERM as a shell starts a command, whatever this worker inherited (a
+    process started with SIGINT ignored keeps ignoring it, and Python then raises no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_pex(pex: Path, *args: str, env: Dict[str, str] | None = None, check: bool = True):

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import run
+from conftest import default_signals, run
 
 
 def pexbin(project, command: str, *args: str, check: bool = True):
@@ -150,7 +150,14 @@ def test_a_restartable_binary_is_rebuilt_and_restarted_when_a_source_changes(sam
     project = sample("ticker")
     source = project.path / "ticker" / "__init__.py"
     command = [sys.executable, "-m", "pex_backend", "run", "ticker", "--project", project.path]
-    process = subprocess.Popen(command, env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_signals,
+    )
     out, err = Lines(process.stdout), Lines(process.stderr)
     try:
         deadline = time.monotonic() + 120

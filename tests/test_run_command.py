@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import run
+from conftest import default_signals, run
 from test_commands import Lines
 
 STARTUP = 120
@@ -23,7 +23,12 @@ def run_command(project, name: str, *args: str) -> list:
 def started(project, name: str, *args: str):
     """`run NAME ARGS`, with its stdout and stderr lines as they come."""
     process = subprocess.Popen(
-        run_command(project, name, *args), env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        run_command(project, name, *args),
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_signals,
     )
     return process, Lines(process.stdout), Lines(process.stderr)
 
