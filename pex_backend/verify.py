@@ -15,11 +15,10 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from packaging.utils import canonicalize_name
 
-from .cache import file_digest
 from .errors import BuildError
 from .record import sha256_of
 
@@ -102,10 +101,6 @@ def rebuild(sdist: Path, out: Path, isolation: bool, source_date_epoch: Optional
         raise BuildError(f"verify: rebuilding from {sdist.name} failed (pip exited {result.returncode}): {reason}")
 
 
-def digest(path: Path) -> str:
-    return sha256_of(path) if path.is_dir() else file_digest(path)
-
-
 def zip_entries(path: Path) -> List[Tuple[str, int, bytes]]:
     with zipfile.ZipFile(path) as archive:
         return [(info.filename, info.external_attr, archive.read(info)) for info in archive.infolist()]
@@ -135,21 +130,21 @@ def same_sbom_but_the_wheel(kept: Path, again: Path, recorded_wheel: Optional[st
 
 
 def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str], List[str]]:
-    """One line per artifact that is not what the record says, in DIST or in the rebuild; and whether the wheel
-    matched by its contents alone (built without SOURCE_DATE_EPOCH)."""
+    """One line per artifact that is not what the record says, in DIST or in the rebuild; and the artifacts that
+    match only but for the wheel's zip timestamps (the wheel, then SBOMs naming its sha256), when the build had no
+    SOURCE_DATE_EPOCH."""
     loose: List[str] = []  # the wheel and SBOMs that match but for the wheel's timestamps
     lines = []
-    by_contents = False
     wheel = recorded.artifacts[0]
     for artifact in recorded.artifacts:
         kept, again = dist / artifact.name, rebuilt / artifact.name
-        kept_sha = digest(kept) if kept.exists() else None
-        again_sha = digest(again) if again.exists() else None
+        kept_sha = sha256_of(kept) if kept.exists() else None
+        again_sha = sha256_of(again) if again.exists() else None
         expected = artifact.recorded or kept_sha  # what the record does not hash is compared with DIST's copy
         problems = []
-        if artifact.recorded is None and by_contents and kept_sha and again_sha and kept_sha != again_sha:
+        if artifact.recorded is None and wheel.name in loose and kept_sha and again_sha and kept_sha != again_sha:
             # An SBOM names the wheel's sha256, which is the clock's when the wheel is: the same but for that.
-            if same_sbom_but_the_wheel(kept, again, wheel.recorded, digest(rebuilt / wheel.name)):
+            if same_sbom_but_the_wheel(kept, again, wheel.recorded, sha256_of(rebuilt / wheel.name)):
                 loose.append(artifact.name)
                 continue
         if kept_sha is None:
@@ -165,7 +160,6 @@ def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str
                 and recorded.source_date_epoch is None
                 and same_but_timestamps(kept, again)
             ):
-                by_contents = True
                 loose.append(artifact.name)
             else:
                 whose = "the record's" if artifact.recorded else f"{dist}'s"
@@ -178,11 +172,9 @@ def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str
 def verify(dist: Path, isolation: bool = True) -> int:
     """Exit status 0 when every artifact of every record in `dist` is rebuilt byte for byte, else 1."""
     dist = dist.resolve()
-    found: Dict[Path, Any] = {}
-    for recorded in records_in(dist):
-        found[recorded.path] = (recorded, sdist_of(dist, recorded))
+    found = [(recorded, sdist_of(dist, recorded)) for recorded in records_in(dist)]  # every error before any build
     status = 0
-    for recorded, sdist in found.values():
+    for recorded, sdist in found:
         with tempfile.TemporaryDirectory(prefix="pexbin-verify-") as scratch:
             rebuilt = Path(scratch) / "dist"
             rebuild(sdist, rebuilt, isolation, recorded.source_date_epoch)
