@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import build as _build
-from . import delegate as _delegate
-from . import settings as _settings
-from .errors import PexbinError as _PexbinError
-from .errors import reports_errors as _reports_errors
-from .project import load_config as _load_config
-
-__version__ = "0.1.0"
+from pex_backend.backend import build as _build
+from pex_backend.backend import delegate as _delegate
+from pex_backend.backend.config import settings as _settings
+from pex_backend.backend.config.project import load_config as _load_config
+from pex_backend.errors import PexbinError as _PexbinError
+from pex_backend.errors import reports_errors as _reports_errors
+from pex_backend.version import __version__ as __version__
 
 ConfigSettings = Optional[Dict[str, Any]]
 

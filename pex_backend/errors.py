@@ -6,7 +6,7 @@ import functools
 import sys
 from typing import Callable, TypeVar
 
-from .timings import step
+from pex_backend.timings import step
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -22,7 +22,7 @@ import pytest
 # sys.path, which the JSON-schema stack of the SBOM tests' validator cannot import. Imported first, it has its own.
 import cyclonedx.validation.json  # noqa: F401, E402  isort: skip
 
-from pex_backend.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
+from pex_backend.pex.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"

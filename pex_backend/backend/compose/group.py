@@ -1,0 +1,341 @@
+"""One resolve group's build: its cache keys, its resolve (or the cache's), and each binary's PEX: reused, built by
+pex, derived from a sibling, or spliced onto a base."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from packaging.utils import canonicalize_name as canonical
+
+from pex_backend.backend.config.table import TableOptions
+from pex_backend.backend.plan import BinarySpec, ResolveGroup
+from pex_backend.backend.wheel import WheelContents
+from pex_backend.pex.cache import BuildCache, key_of
+from pex_backend.pex.cache_files import file_digest
+from pex_backend.pex.pexinfo import pex_info, pinned_requirements
+from pex_backend.pex.proofs import SiblingProofs
+from pex_backend.pex.siblings import Target, derive, splice
+from pex_backend.pex.workers import Interpreter, PexWorkers
+from pex_backend.timings import step
+
+from .args import (
+    base_requirements,
+    binary_args,
+    copyable,
+    lock_args,
+    resolver_args,
+    sibling_shape,
+    stable_args,
+    target_args,
+)
+from .built import BuiltBinary
+from .failures import pex_failure
+from .keys import resolve_inputs
+
+BASE = "base.pex"
+# For the tests alone: derived siblings get one byte more, as if a future pex wrote them differently.
+ALTER_SIBLINGS = "PEXBIN_TEST_ALTER_SIBLINGS"
+
+
+class SharedResolves:
+    """The resolves of one build by key, each done once: groups that take different parts of the same resolve
+    (`include-sources`) share it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.locks: Dict[str, threading.Lock] = {}
+        self.found: Dict[str, Optional[Path]] = {}
+
+    def get(self, key: str, resolve: Callable[[], Optional[Path]]) -> Optional[Path]:
+        with self.lock:
+            key_lock = self.locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self.found:
+                self.found[key] = resolve()
+            return self.found[key]
+
+
+@dataclass
+class GroupBuild:
+    """One resolve group's build: its cache keys, its resolve, and each binary's pex run."""
+
+    group: ResolveGroup
+    wheel: WheelContents
+    table: TableOptions
+    project_root: Path
+    staging: Path
+    workers: PexWorkers
+    cache: Optional[BuildCache]
+    interpreter: Interpreter
+    excludes: Sequence[str] = ()
+    """Distributions the resolve leaves out (`!name` dependencies), for a query about one binary."""
+    shared: Optional[SharedResolves] = None
+
+    def __post_init__(self) -> None:
+        self.targets = target_args(self.group, self.project_root, self.interpreter)
+        self.resolving = self.targets + resolver_args(self.table)
+        self.lock = lock_args(self.table, self.group, self.project_root)
+        self.exclusions = [arg for name in self.excludes for arg in ("--exclude", name)]
+        self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
+        self.inputs = resolve_inputs(
+            self.group, self.requirements, self.table, [*self.lock, *self.resolving, *self.exclusions], self.interpreter
+        )
+        self.resolve_key = key_of(self.inputs)
+        self.wheel_digest = file_digest(self.wheel.path)
+        self.project = f"{self.wheel.name}=={self.wheel.version}"
+        self.resolved: Optional[Path] = None
+        self.digests: Optional[Dict[str, str]] = None
+        self.proofs = SiblingProofs(self.cache) if self.cache else None
+
+    def dependencies(self) -> Optional[Path]:
+        """A directory of the wheels the project's requirements resolve to, from the cache or resolved now."""
+        if not self.requirements:
+            return None
+        what = f"{self.project}'s requirements"
+        found = self.cache.checked("resolves", self.resolve_key, f"resolve of {what}") if self.cache else None
+        if found:
+            print(f"pex-backend: reused the resolve of {what} from the build cache", flush=True)
+            return found / "resolve" / ".deps"
+        started = time.monotonic()
+        directory = self.cache.fresh() if self.cache else Path(tempfile.mkdtemp(prefix="resolve-", dir=self.staging))
+        # A loose PEX of wheel files: its `.deps` is the resolve, as wheels pex can take back pre-resolved.
+        ignore = ["--ignore-errors"] if self.group.ignore_errors else []
+        args = [*self.requirements, *self.lock, *self.resolving, *self.exclusions, *ignore]
+        args += ["--no-pre-install-wheels", "--layout=loose"]
+        code, output = self.workers.run([*args, "-o", str(directory / "resolve")], self.staging)
+        if code != 0:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise pex_failure(f"resolving {what}", output, self.group, self.table)
+        count = len(self.group.binaries)
+        shared = f" once for {count} PEX files" if count > 1 else ""
+        print(f"pex-backend: resolved {what}{shared} ({time.monotonic() - started:.1f} s)", flush=True)
+        if self.cache:
+            # What later builds read (the wheels, and PEX-INFO for `dependencies`), not pex's bootstrap code.
+            for path in (directory / "resolve").iterdir():
+                if path.name not in (".deps", "PEX-INFO"):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            directory = self.cache.publish(directory, "resolves", self.resolve_key, self.inputs)
+        return directory / "resolve" / ".deps"
+
+    def sources(self) -> List[str]:
+        """What pex builds every binary of the group from: the project's wheel (unless `include-sources` is off,
+        when its requirements stand in for it) and what it requires."""
+        group = self.group
+        ours = group.include_sources
+        if not group.include_requirements:
+            return [str(self.wheel.path), "--intransitive", *self.resolving] if ours else list(self.resolving)
+        if group.ignore_errors:
+            # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
+            own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
+            wanted = own_wheel if ours else base_requirements(self.wheel)
+            return [*wanted, *group.requirements, *self.lock, *self.resolving]
+        resolved = ["--pre-resolved-dists", str(self.resolution())] if self.resolution() else []
+        wanted = ["--pre-resolved-dists", str(self.wheel.path), self.project] if ours else base_requirements(self.wheel)
+        return [*resolved, *wanted, *group.requirements, *self.targets]
+
+    def resolution(self) -> Optional[Path]:
+        """The group's resolve (a directory of wheel files), done once per build."""
+        if self.resolved is None:
+            self.resolved = self.shared.get(self.resolve_key, self.dependencies) if self.shared else self.dependencies()
+        return self.resolved
+
+    def artifacts(self) -> Dict[str, str]:
+        """The sha256 of each wheel file of the group's resolve: what pex installed into its PEX files (a group
+        that resolves per binary, `ignore-errors`, gets the same wheels from the same index settings)."""
+        if self.digests is None:
+            wheels = self.resolution() if self.group.include_requirements else None
+            self.digests = {path.name: file_digest(path) for path in sorted(wheels.glob("*.whl"))} if wheels else {}
+        return self.digests
+
+    def key(self, binary: BinarySpec) -> str:
+        # Without the project's wheel (`include-sources = false`) the PEX does not change with it.
+        wheel = self.wheel_digest if self.group.include_sources else None
+        return key_of(self.resolve_key, wheel, binary.name, stable_args(binary))
+
+    def reuse(self, binary: BinarySpec) -> Optional[BuiltBinary]:
+        """The cached PEX, copied out of the cache (the copy checked against the entry's manifest). A PEX with
+        scies is not cached: pex builds it each time (science keeps its own cache of interpreters)."""
+        if not self.cache or binary.options.scie:
+            return None
+        output = self.staging / f"{binary.name}.pex"
+        entry = self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output))
+        if not entry:
+            return None
+        return BuiltBinary(binary, output, 0.0, reused=True, sha256=self.cache.digest(entry, output.name))
+
+    def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
+        started = time.monotonic()
+        # A scie build gets a directory of its own: pex writes the scies beside the PEX, named after it.
+        scie_dir = self.staging / f"{binary.name}.scie" if binary.options.scie else None
+        output = (scie_dir or self.staging) / f"{binary.name}.pex"
+        with step(f"pex building {output.name}"):
+            code, log = self.workers.run([*sources, *binary_args(binary), "-o", str(output)], self.staging)
+        if code != 0:
+            raise pex_failure(f"building {output.name}", log, self.group, self.table, binary)
+        if scie_dir:
+            scies = tuple(sorted(p.relative_to(scie_dir) for p in scie_dir.rglob("*") if p.is_file() and p != output))
+            return BuiltBinary(binary, output, time.monotonic() - started, scies=scies)
+        return self.keep(BuiltBinary(binary, output, time.monotonic() - started))
+
+    def first(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
+        """The first PEX of a family. Once the build cache holds a base for it (a PEX of the same resolve, options
+        and wheel name an earlier build kept), pex builds the project's own part alone after an edit and the base
+        gives the rest (`siblings.splice`), once that is proven for this pex version and shape."""
+        base = self.base(binary)
+        if base is None or self.proofs is None:
+            return self.kept_as_base(self.build(binary, sources))
+        shape = ("splice", *stable_args(binary))
+        verdict = self.proofs.verdict(shape)
+        spliced = self.spliced(binary, base) if verdict is not False else None
+        if spliced and verdict:
+            final = spliced.path.with_name(f"{binary.name}.pex")
+            os.replace(spliced.path, final)
+            return self.keep(replace(spliced, path=final))
+        built = self.build(binary, sources)
+        if spliced:
+            self.judged(shape, spliced, built)
+        return built
+
+    def judged(self, shape: Sequence[str], shortcut: BuiltBinary, built: BuiltBinary) -> bool:
+        """Whether a PEX written by a shortcut is the one pex built; the verdict is kept, the shortcut's file goes."""
+        assert self.proofs is not None
+        identical = filecmp.cmp(shortcut.path, built.path, shallow=False)
+        shortcut.path.unlink()
+        self.proofs.record(shape, identical, built.path.name)
+        return identical
+
+    def spliceable(self, binary: BinarySpec) -> bool:
+        """Whether `binary` is built from the group's resolve and the project's wheel as a zipapp alone, so that a
+        base can stand for it."""
+        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
+        return bool(self.cache and standard and self.group.include_sources and copyable(binary))
+
+    def base_key(self, binary: BinarySpec) -> str:
+        return key_of("base", self.resolve_key, stable_args(binary), self.wheel.path.name)
+
+    def base(self, binary: BinarySpec) -> Optional[Path]:
+        if not self.cache or not self.spliceable(binary):
+            return None
+        found = self.cache.checked("bases", self.base_key(binary), f"base of {binary.name}.pex")
+        return found / BASE if found else None
+
+    def kept_as_base(self, built: BuiltBinary) -> BuiltBinary:
+        """Keep a PEX pex built as the base of later builds of the same resolve and options (first one wins)."""
+        if self.cache and self.spliceable(built.spec):
+            entry = self.cache.fresh()
+            copy_path(built.path, entry / BASE)
+            self.cache.publish(entry, "bases", self.base_key(built.spec), {"resolve": self.resolve_key})
+        return built
+
+    def spliced(self, binary: BinarySpec, base: Path) -> Optional[BuiltBinary]:
+        """`binary` from its base and a PEX of the project's own part alone, which pex builds with every other
+        distribution excluded; None where that is not done."""
+        started = time.monotonic()
+        output = self.staging / f"{binary.name}.pex.spliced"
+        small = self.staging / f"{binary.name}.pex.project"
+        others = {name.split("==")[0] for name in pinned_requirements(pex_info(base))} - {canonical(self.wheel.name)}
+        excluded = [arg for name in sorted(others) for arg in ("--exclude", name)]
+        with step(f"pex building the project's part of {binary.name}.pex"):
+            args = [*self.sources(), *binary_args(binary), *excluded, "-o", str(small)]
+            code, log = self.workers.run(args, self.staging)
+        if code != 0:
+            return None  # pex builds the whole PEX, and says what is wrong
+        with step(f"splicing {binary.name}.pex"):
+            done = splice(base, small, self.wheel.path.name, output)
+        small.unlink()
+        return BuiltBinary(binary, output, time.monotonic() - started, spliced=True) if done else None
+
+    def keep(self, built: BuiltBinary) -> BuiltBinary:
+        """Put a PEX this build wrote into the cache."""
+        if self.cache:
+            entry = self.cache.fresh()
+            copy_path(built.path, entry / built.path.name)
+            key, inputs = self.key(built.spec), {"resolve": self.resolve_key, "binary": built.spec.name}
+            published = self.cache.publish(entry, "pex", key, inputs)
+            return replace(built, sha256=self.cache.digest(published, built.path.name))
+        return built
+
+    def derived(self, first: BuiltBinary, binary: BinarySpec, output: Optional[Path] = None) -> Optional[BuiltBinary]:
+        """`binary` written from its sibling `first` (see `siblings`), or None where that is not done."""
+        started = time.monotonic()
+        path = output or self.staging / f"{binary.name}.pex"
+        target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
+        with step(f"deriving {path.name}"):
+            if not derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS))):
+                return None
+        return BuiltBinary(binary, path, time.monotonic() - started, derived_from=first.path.name)
+
+    def families(self, missing: Sequence[BinarySpec]) -> List[List[BinarySpec]]:
+        """The binaries to build, in lists of siblings: zipapps of one shape (what pex is told apart from the entry
+        point); each other binary alone. Without the cache, every binary alone: pex builds each."""
+        families: Dict[Tuple[str, ...], List[BinarySpec]] = {}
+        for binary in missing:
+            derivable = self.cache is not None and copyable(binary)
+            families.setdefault(sibling_shape(binary) if derivable else (binary.name,), []).append(binary)
+        return list(families.values())
+
+    def run(self, pool: ThreadPoolExecutor) -> List[BuiltBinary]:
+        """Reuse what the cache holds; resolve (at most once) and build the rest: pex builds the first of each
+        family of siblings (and, until derivation is proven for their shape, a second to prove it on) in
+        parallel, and the others are derived from the first."""
+        done: Dict[str, Optional[BuiltBinary]] = {binary.name: self.reuse(binary) for binary in self.group.binaries}
+        missing = [binary for binary in self.group.binaries if done[binary.name] is None]
+        if missing:
+            sources = self.sources()
+            families = self.families(missing)
+            proofs = self.proofs
+            verdicts = [proofs.verdict(sibling_shape(f[0])) if proofs and len(f) > 1 else False for f in families]
+            by_pex = [b for f, v in zip(families, verdicts) for b in (f if v is False else f[: 1 if v else 2])]
+            firsts = {family[0].name for family in families}
+
+            def build(binary: BinarySpec) -> BuiltBinary:
+                return self.first(binary, sources) if binary.name in firsts else self.build(binary, sources)
+
+            done.update((item.spec.name, item) for item in pool.map(build, by_pex))
+            later = []
+            for family, verdict in zip(families, verdicts):
+                if verdict is False:
+                    continue
+                first = done[family[0].name]
+                assert first is not None
+                if verdict is None and not self.proven(first, done[family[1].name]):
+                    later += family[2:]
+                    continue
+                for binary in family[1:]:
+                    if done[binary.name] is None:
+                        found = self.derived(first, binary)
+                        if found:
+                            done[binary.name] = self.keep(found)
+                        else:
+                            later.append(binary)
+            done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), later))
+        # A reused PEX too: its SBOM needs the wheels' hashes, which the (reused) resolve gives.
+        return [
+            replace(item, artifacts=self.artifacts()) if item.spec.options.sbom else item
+            for item in done.values()
+            if item
+        ]
+
+    def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary]) -> bool:
+        """Whether the witness (built by pex) is what derivation writes from `first`; the outcome is kept."""
+        assert witness is not None
+        check = self.derived(first, witness.spec, self.staging / f"{witness.path.name}.derived")
+        if check is None:
+            return True  # not derivable after all: each PEX that is not falls back to pex
+        return self.judged(sibling_shape(witness.spec), check, witness)
+
+
+def copy_path(source: Path, destination: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, destination, symlinks=True)
+    else:
+        shutil.copy2(source, destination)

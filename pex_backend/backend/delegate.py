@@ -1,0 +1,135 @@
+"""The backend `delegate-backend` names, loaded as PEP 517 frontends load one, with PEP 517's answers for the
+optional hooks it may lack, and the check that its sdist carries the files the table points at."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, List, Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from setuptools import build_meta as setuptools_backend
+
+from pex_backend.backend.config.project import read_pyproject
+from pex_backend.backend.config.table import TABLE, PexbinConfig
+from pex_backend.errors import BuildError, ConfigError
+
+from .inputs import referenced_paths
+
+KEY = f"{TABLE}.delegate-backend"
+SETUPTOOLS = "setuptools.build_meta"
+REQUIRED_HOOKS = ("build_wheel", "build_sdist")
+# How each known backend is told to put a file into its sdist, by the backend's top-level module.
+SDIST_INCLUDE = {
+    "hatchling": "hatchling leaves out files the VCS ignores: stop ignoring it, or list it in "
+    "[tool.hatch.build.targets.sdist] include",
+    "flit_core": "list it in [tool.flit.sdist] include",
+    "pdm": "list it in [tool.pdm.build] includes",
+    "poetry": "list it in [tool.poetry] include",
+}
+
+
+def backend_name(config: Optional[PexbinConfig]) -> Optional[str]:
+    """The delegate's `module[:object]`, or None for setuptools (the key unset, or naming setuptools)."""
+    name = config.table.delegate_backend if config else None
+    return None if name in (None, SETUPTOOLS) else name
+
+
+def load_backend(project_root: Path, config: Optional[PexbinConfig]) -> Any:
+    """The delegate's hook object (setuptools' backend without one); a ConfigError naming the key when there is
+    no usable backend by that name."""
+    name = backend_name(config)
+    if name is None:
+        return setuptools_backend
+    module_name, _, attributes = name.partition(":")
+    if module_name.split(".")[0] == __name__.split(".")[0]:
+        raise ConfigError(KEY, f"{name!r} is pex-backend itself; name the backend that builds the wheel and sdist")
+    build_system = read_pyproject(project_root).get("build-system", {})
+    # Frontends put them on the path for our backend; the commands (and in-tree delegates under frontends that
+    # only look there for the backend they load) need them too.
+    for entry in reversed(build_system.get("backend-path", [])):
+        path = str((project_root / entry).resolve())
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    try:
+        backend = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(KEY, not_importable(name, exc, build_system.get("requires", []))) from None
+    for attribute in filter(None, attributes.split(".")):
+        try:
+            backend = getattr(backend, attribute)
+        except AttributeError:
+            raise ConfigError(KEY, f"{name!r}: module {module_name!r} has no attribute {attribute!r}") from None
+    lacking = [hook for hook in REQUIRED_HOOKS if not callable(getattr(backend, hook, None))]
+    if lacking:
+        raise ConfigError(KEY, f"{name!r} is not a PEP 517 backend: it has no {' or '.join(lacking)} hook")
+    return backend
+
+
+def not_importable(name: str, exc: ImportError, requires: List[str]) -> str:
+    """Why the delegate cannot be imported, and whether `build-system.requires` lists what provides it."""
+    module_name = name.partition(":")[0]
+    parts = module_name.split(".")
+    # A distribution is named after its top-level module, or after a dotted prefix (`poetry.core`, `pdm.backend`).
+    candidates = {canonicalize_name(".".join(parts[:n])) for n in range(1, len(parts) + 1)}
+    listed = [text for text in requires if requirement_name(text) in candidates]
+    why = f"cannot import {module_name!r} ({exc})"
+    if listed:
+        return f"{why}, though build-system.requires lists {', '.join(listed)}; is it installed where the build runs?"
+    return f"{why}; it is not in build-system.requires, and must be: add the distribution that provides it there"
+
+
+def requirement_name(text: object) -> Optional[str]:
+    try:
+        return canonicalize_name(Requirement(str(text)).name)
+    except InvalidRequirement:
+        return None
+
+
+def offers(backend: Any, hook: str) -> bool:
+    return callable(getattr(backend, hook, None))
+
+
+def requires(backend: Any, hook: str, config_settings: Optional[dict]) -> List[str]:
+    """A `get_requires_for_build_*` hook's answer; PEP 517's `[]` when the backend lacks it."""
+    return list(getattr(backend, hook)(config_settings)) if offers(backend, hook) else []
+
+
+def prepare_metadata(backend: Any, metadata_directory: str, config_settings: Optional[dict]) -> str:
+    """The `.dist-info` the backend's `prepare_metadata_for_build_wheel` writes; without that hook, the one in the
+    wheel it builds (alone, into a temporary directory), as pyproject_hooks does for frontends."""
+    if offers(backend, "prepare_metadata_for_build_wheel"):
+        return backend.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
+    with tempfile.TemporaryDirectory(prefix="pexbin-metadata-") as directory:
+        basename = backend.build_wheel(directory, config_settings)
+        with zipfile.ZipFile(Path(directory, basename)) as wheel:
+            names = wheel.namelist()
+            dist_infos = {n.split("/")[0] for n in names if "/" in n and n.split("/")[0].endswith(".dist-info")}
+            if len(dist_infos) != 1:
+                raise BuildError(f"the wheel {basename} has {len(dist_infos)} .dist-info directories, not one")
+            (dist_info,) = dist_infos
+            wheel.extractall(metadata_directory, [n for n in names if n.startswith(f"{dist_info}/")])
+    return dist_info
+
+
+def sdist_members(sdist: Path) -> List[str]:
+    """The files of an sdist, relative to its top directory."""
+    with tarfile.open(sdist) as archive:
+        names = [member.name for member in archive.getmembers() if member.isfile()]
+    return [name.split("/", 1)[1] for name in names if "/" in name]
+
+
+def check_sdist(config: PexbinConfig, project_root: Path, sdist: Path) -> None:
+    """The delegate's sdist carries every file the table points at, so that a wheel built from it finds them; a
+    ConfigError naming the key of the first one missing (a file missing from the project is the wheel's error)."""
+    carried = set(sdist_members(sdist))
+    name = backend_name(config) or SETUPTOOLS
+    for path, key in referenced_paths(config):
+        if (project_root / path).is_file() and Path(path).as_posix() not in carried:
+            how = SDIST_INCLUDE.get(name.split(".")[0], "include it through that backend's own sdist configuration")
+            raise ConfigError(key, f"{path!r} is not in the sdist {sdist.name} that {name} built; {how}")

@@ -1,0 +1,135 @@
+"""`python -m pex_backend lock`: one lockfile per resolve, made by `pex3 lock create`, checked against the project."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Tuple
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from pex_backend.backend.compose.args import base_requirements, resolver_args
+from pex_backend.backend.config.project import load_config, read_toml
+from pex_backend.backend.config.table import TABLE, PexbinConfig
+from pex_backend.backend.inputs import check_paths
+from pex_backend.backend.wheel import read_wheel
+from pex_backend.errors import ConfigError
+from pex_backend.pex.workers import run_pex3
+
+from .workspace import build_wheel
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """What one resolve's lockfile must hold: requirements, for interpreters or platforms."""
+
+    name: str
+    path: Path
+    requirements: Tuple[str, ...]
+    interpreter_constraints: Tuple[str, ...]
+    platforms: Tuple[str, ...]
+
+
+def project_metadata(project_root: Path) -> Tuple[Tuple[str, ...], str]:
+    """The project's own requirements (without extras) and requires-python, from its wheel."""
+    with tempfile.TemporaryDirectory() as directory:
+        wheel = read_wheel(build_wheel(project_root, Path(directory)))
+    return tuple(base_requirements(wheel)), wheel.requires_python or ""
+
+
+def lock_requests(config: PexbinConfig, project_root: Path) -> List[LockRequest]:
+    requirements, requires_python = project_metadata(project_root)
+    default = config.defaults.get("resolve", config.table.default_resolve)
+    layers: List[Mapping[str, Any]] = [config.defaults, *(o.values for o in config.overrides)]
+    layers += [b.values for b in config.binaries]
+    requests = []
+    for name, path in config.table.resolves.items():
+        using = [layer for layer in layers if layer.get("resolve", default) == name] or [config.defaults]
+        extra = [d for layer in using for d in layer.get("dependencies", config.defaults.get("dependencies", ()))]
+        constraints = [c for layer in using for c in layer.get("interpreter-constraints", ())]
+        platforms = [p for layer in using for p in layer.get("platforms", ())]
+        requests.append(
+            LockRequest(
+                name,
+                project_root / path,
+                tuple(dict.fromkeys([*requirements, *(d for d in extra if not d.startswith("!"))])),
+                tuple(dict.fromkeys(constraints or ([requires_python] if requires_python else []))),
+                tuple(dict.fromkeys(platforms)),
+            )
+        )
+    return requests
+
+
+def locked_versions(path: Path) -> Dict[str, str]:
+    """Project name to version of everything a pex lock or a PEP 751 lock pins."""
+    if path.suffix == ".toml":
+        packages = read_toml(path).get("packages", [])
+        return {canonicalize_name(p["name"]): str(p.get("version", "")) for p in packages}
+    lock = json.loads(path.read_text())
+    return {
+        canonicalize_name(r["project_name"]): r["version"]
+        for resolve in lock.get("locked_resolves", [])
+        for r in resolve.get("locked_requirements", [])
+    }
+
+
+def unsatisfied(request: LockRequest) -> List[str]:
+    """The requirements the existing lockfile does not satisfy (all of them if there is none)."""
+    if not request.path.is_file():
+        return list(request.requirements)
+    versions = locked_versions(request.path)
+    missing = []
+    for text in request.requirements:
+        requirement = Requirement(text)
+        version = versions.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            missing.append(text)
+    return missing
+
+
+def create(request: LockRequest, pip_args: List[str]) -> None:
+    """Write the lockfile with `pex3 lock create` (then `pex3 lock export` for a PEP 751 file)."""
+    request.path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as directory:
+        pex_lock = Path(directory) / "lock.json"
+        targets = [a for p in request.platforms for a in ("--platform", p)] or [
+            "--style",
+            "universal",
+            *[a for c in request.interpreter_constraints for a in ("--interpreter-constraint", c)],
+        ]
+        command = ["lock", "create", *request.requirements, *targets, *pip_args, "--indent", "2", "-o", str(pex_lock)]
+        run_pex3(command, f"locking resolve {request.name!r}")
+        if request.path.suffix == ".toml":
+            export = ["lock", "export", "--format", "pep-751", str(pex_lock), "-o", str(request.path)]
+            run_pex3(export, f"exporting resolve {request.name!r} to PEP 751")
+        else:
+            request.path.write_text(pex_lock.read_text())
+
+
+def lock(project_root: Path, check: bool) -> int:
+    config = load_config(project_root)
+    if config is None or not config.table.resolves:
+        raise ConfigError(
+            f"{TABLE}.resolves", 'names no lockfile to create; add e.g. `resolves = { default = "pex.lock" }`'
+        )
+    check_paths(config, project_root)  # lockfiles are written only inside the project
+    status = 0
+    for request in lock_requests(config, project_root):
+        missing = unsatisfied(request)
+        if check:
+            if missing:
+                print(
+                    f"{request.path.name} (resolve {request.name!r}) is stale: it does not satisfy {', '.join(missing)}"
+                )
+                status = 1
+            else:
+                print(f"{request.path.name} (resolve {request.name!r}) is up to date")
+            continue
+        create(request, resolver_args(config.table))
+        print(
+            f"wrote {request.path} (resolve {request.name!r}: {', '.join(request.requirements) or 'no requirements'})"
+        )
+    return status

@@ -1,0 +1,203 @@
+"""`pexbin verify DIST`: rebuild from the sdist a build wrote, with the cache off, and compare with its record.
+
+The record names the wheel and every PEX with its sha256. The rebuild runs pip on the sdist, in a fresh temporary
+directory, as a frontend would (an isolated build environment unless `--no-isolation`), asking for the PEX files
+through pex-backend's config-settings; nothing is read from the build cache or written to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from packaging.utils import canonicalize_name
+
+from pex_backend.backend.record import sha256_of
+from pex_backend.errors import BuildError
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file the record vouches for: its name in DIST and the sha256 the record gives it."""
+
+    name: str
+    recorded: Optional[str]
+    """None when the record gives no sha256 (a wheel recorded by an older pex-backend, an SBOM)."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: Path
+    project: str
+    version: str
+    artifacts: Tuple[Artifact, ...]
+    """The wheel first, then each PEX (and its SBOM)."""
+    source_date_epoch: Optional[str]
+
+
+def read_record(path: Path) -> Recorded:
+    try:
+        record = json.loads(path.read_text())
+        artifacts = [Artifact(record["wheel"], record.get("wheel_sha256"))]
+        for binary in record["binaries"]:
+            artifacts.append(Artifact(binary["file"], binary["sha256"]))
+            if binary.get("sbom"):
+                artifacts.append(Artifact(binary["sbom"], None))
+        epoch = record.get("source_date_epoch")
+        return Recorded(path, record["project"], record["version"], tuple(artifacts), epoch)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BuildError(f"{path} is not a build record pex-backend can read ({type(exc).__name__}: {exc})") from None
+
+
+def records_in(dist: Path) -> List[Recorded]:
+    if not dist.is_dir():
+        raise BuildError(
+            f"verify: {dist} is not a directory; give the directory a build wrote (sdist, wheel, PEX files)"
+        )
+    paths = sorted(dist.glob("*.pexbin.json"))
+    if not paths:
+        raise BuildError(
+            f"verify: {dist} has no build record (*.pexbin.json): give the directory a pex-backend build wrote its "
+            "PEX files to"
+        )
+    return [read_record(path) for path in paths]
+
+
+def sdist_of(dist: Path, recorded: Recorded) -> Path:
+    """The sdist of the record's project and version: `name-version.tar.gz`, the name normalized or not."""
+    wanted = canonicalize_name(recorded.project)
+    for path in sorted(dist.glob(f"*-{recorded.version}.tar.gz")):
+        if canonicalize_name(path.name[: -len(f"-{recorded.version}.tar.gz")]) == wanted:
+            return path
+    raise BuildError(
+        f"verify: {dist} has no sdist of {recorded.project} {recorded.version} ({recorded.path.name} describes it): "
+        "verify rebuilds from the sdist, so build both (`python -m build`, `uv build`)"
+    )
+
+
+def rebuild(sdist: Path, out: Path, isolation: bool, source_date_epoch: Optional[str]) -> None:
+    """Build the wheel and PEX files of `sdist` into `out` with pip, the build cache off, with the build's
+    SOURCE_DATE_EPOCH (or none, as the build had none)."""
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(out)]
+    command += ["--config-settings", f"pexbin.output-dir={out}", "--config-settings", "pexbin.no-cache=true"]
+    command += [] if isolation else ["--no-build-isolation"]
+    # What the environment would change of this build: a setting of ours, another output directory.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEXBIN_") and k != "SOURCE_DATE_EPOCH"}
+    if source_date_epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = source_date_epoch
+    print(f"verify: rebuilding from {sdist.name} (build cache off)", file=sys.stderr, flush=True)
+    result = subprocess.run([*command, str(sdist)], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        ours = [line for line in output if line.startswith("pex-backend error:")]
+        reason = ours[-1] if ours else "\n".join(output[-15:])
+        raise BuildError(f"verify: rebuilding from {sdist.name} failed (pip exited {result.returncode}): {reason}")
+
+
+def zip_entries(path: Path) -> List[Tuple[str, int, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        return [(info.filename, info.external_attr, archive.read(info)) for info in archive.infolist()]
+
+
+def same_but_timestamps(kept: Path, again: Path) -> bool:
+    """Whether two wheels hold the same entries, in the same order, with the same bytes and modes."""
+    try:
+        return zip_entries(kept) == zip_entries(again)
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def same_sbom_but_the_wheel(kept: Path, again: Path, recorded_wheel: Optional[str], rebuilt_wheel: str) -> bool:
+    """Whether a rebuilt SBOM is the kept one once the rebuilt wheel's sha256 is the recorded one's (and so the
+    serial number derived from it)."""
+    try:
+        old = json.loads(kept.read_text())
+        new = json.loads(again.read_text().replace(rebuilt_wheel, recorded_wheel or rebuilt_wheel))
+    except (OSError, ValueError):
+        return False
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return False
+    old.pop("serialNumber", None)
+    new.pop("serialNumber", None)
+    return old == new
+
+
+def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str], List[str]]:
+    """One line per artifact that is not what the record says, in DIST or in the rebuild; and the artifacts that
+    match only but for the wheel's zip timestamps (the wheel, then SBOMs naming its sha256), when the build had no
+    SOURCE_DATE_EPOCH."""
+    loose: List[str] = []  # the wheel and SBOMs that match but for the wheel's timestamps
+    lines = []
+    wheel = recorded.artifacts[0]
+    for artifact in recorded.artifacts:
+        kept, again = dist / artifact.name, rebuilt / artifact.name
+        kept_sha = sha256_of(kept) if kept.exists() else None
+        again_sha = sha256_of(again) if again.exists() else None
+        expected = artifact.recorded or kept_sha  # what the record does not hash is compared with DIST's copy
+        problems = []
+        if artifact.recorded is None and wheel.name in loose and kept_sha and again_sha and kept_sha != again_sha:
+            # An SBOM names the wheel's sha256, which is the clock's when the wheel is: the same but for that.
+            if same_sbom_but_the_wheel(kept, again, wheel.recorded, sha256_of(rebuilt / wheel.name)):
+                loose.append(artifact.name)
+                continue
+        if kept_sha is None:
+            problems.append(f"not in {dist}")
+        elif artifact.recorded and kept_sha != artifact.recorded:
+            problems.append(f"{dist}'s copy has sha256 {kept_sha}, not the record's {artifact.recorded}")
+        if again_sha is None:
+            problems.append("the rebuild from the sdist did not write it")
+        elif expected and again_sha != expected:
+            if (
+                artifact is wheel
+                and not problems
+                and recorded.source_date_epoch is None
+                and same_but_timestamps(kept, again)
+            ):
+                loose.append(artifact.name)
+            else:
+                whose = "the record's" if artifact.recorded else f"{dist}'s"
+                problems.append(f"rebuilt sha256 {again_sha} differs from {whose} {expected}")
+        if problems:
+            lines.append(f"{artifact.name}: {'; '.join(problems)}")
+    return lines, loose
+
+
+def verify(dist: Path, isolation: bool = True) -> int:
+    """Exit status 0 when every artifact of every record in `dist` is rebuilt byte for byte, else 1."""
+    dist = dist.resolve()
+    found = [(recorded, sdist_of(dist, recorded)) for recorded in records_in(dist)]  # every error before any build
+    status = 0
+    for recorded, sdist in found:
+        with tempfile.TemporaryDirectory(prefix="pexbin-verify-") as scratch:
+            rebuilt = Path(scratch) / "dist"
+            rebuild(sdist, rebuilt, isolation, recorded.source_date_epoch)
+            lines, loose = differences(dist, rebuilt, recorded)
+        for line in lines:
+            print(line)
+        if lines:
+            status = 1
+            continue
+        exact = len(recorded.artifacts) - len(loose) - (0 if loose else 1)
+        files = f"{exact} file{'' if exact == 1 else 's'}"
+        if loose:
+            sboms = len(loose) - 1
+            print(
+                f"verified {recorded.project} {recorded.version}: the {files} rebuilt from {sdist.name} are "
+                f"byte-identical to {recorded.path.name}; the wheel holds the same files, but its zip timestamps are "
+                "the build's clock (setuptools stamps them so when SOURCE_DATE_EPOCH is unset: set it when building "
+                "for a byte-identical wheel)"
+                + (f", and so {sboms} SBOM{'' if sboms == 1 else 's'} name another sha256 of it" if sboms else "")
+            )
+        else:
+            print(
+                f"verified {recorded.project} {recorded.version}: the wheel and the {files} rebuilt from "
+                f"{sdist.name} are byte-identical to {recorded.path.name}"
+            )
+    return status

@@ -1,0 +1,108 @@
+"""Files and locks for the build cache and a build's staging: digests, sizes, advisory locks, and directories a
+running process claims, told apart from what killed builds left."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional, Tuple
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; leftovers are then told apart by their age alone
+    fcntl = None  # type: ignore[assignment]
+
+
+# A scratch directory no live process holds: being made (for at most a moment) until this old, else a leftover.
+UNCLAIMED_SECONDS = 60
+# Where locks are not available, a claimed scratch directory is taken for a leftover at this age.
+UNLOCKABLE_SECONDS = 24 * 3600
+
+
+def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
+    """The file's sha256; with `copy_to`, also a copy of exactly the bytes hashed."""
+    digest = hashlib.sha256()
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(path.open("rb"))
+        copy = stack.enter_context(copy_to.open("xb")) if copy_to else None
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+            if copy:
+                copy.write(block)
+    if copy_to:
+        shutil.copystat(path, copy_to)
+    return digest.hexdigest()
+
+
+def size_of(path: Path) -> int:
+    """The bytes of a file, or of every file below a directory (links not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    return sum(os.lstat(os.path.join(root, name)).st_size for root, _, names in os.walk(path) for name in names)
+
+
+def age(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def lock(fd: int, exclusive: bool, wait: bool = True) -> Optional[bool]:
+    """Lock an open file: True when locked, False when another process holds it, None when locks are unavailable."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def claim_directory(parent: Path, prefix: str) -> Tuple[Path, int]:
+    """A new directory in `parent` and the descriptor of its lock, which this process holds until it ends: a later
+    build tells a killed build's leftover (its lock free) from a running build's by trying to take it."""
+    fresh = Path(tempfile.mkdtemp(prefix=f"{prefix}new-", dir=parent))
+    fd = os.open(fresh / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock(fd, exclusive=True)
+    claimed = parent / f"{prefix}{os.getpid()}-{fresh.name[len(prefix) + 4 :]}"
+    os.rename(fresh, claimed)  # a leftover's name only once its lock is held
+    return claimed, fd
+
+
+def is_leftover(path: Path, prefix: str) -> bool:
+    """Whether a directory made by `claim_directory` (or by an older backend) belongs to no running process."""
+    if path.name.startswith(f"{prefix}new-"):
+        return age(path) > UNCLAIMED_SECONDS
+    try:
+        fd = os.open(path / "lock", os.O_RDWR)
+    except OSError:
+        return age(path) > UNCLAIMED_SECONDS
+    try:
+        free = lock(fd, exclusive=True, wait=False)
+    finally:
+        os.close(fd)
+    return free if free is not None else age(path) > UNLOCKABLE_SECONDS
+
+
+def remove_leftovers(parent: Path, prefix: str) -> None:
+    """Remove what killed builds left in `parent` under names starting with `prefix`."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            if name.startswith(prefix) and is_leftover(parent / name, prefix):
+                remove(parent / name)

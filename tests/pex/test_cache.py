@@ -1,0 +1,167 @@
+"""The build cache: what a rebuild reuses, what a change rebuilds, and two builds at once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Dict
+
+from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex, with_setuptools_backend
+
+from pex_backend.backend.config.table import DEFAULT_PIP_VERSION
+from pex_backend.pex.cache import FORMAT
+
+HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+
+
+def said(result) -> str:
+    """What a build printed (uv passes the backend's output on stderr)."""
+    return result.stdout + result.stderr
+
+
+def contents(out: Path) -> Dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in HELLO}
+
+
+def reused(out: Path) -> Dict[str, bool]:
+    record = json.loads((out / "hello-1.0.pexbin.json").read_text())
+    return {entry["file"]: entry["reused"] for entry in record["binaries"]}
+
+
+def test_a_rebuild_reuses_what_did_not_change_and_only_that(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    first = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in first
+    built = contents(out)
+
+    # The same inputs: every PEX comes from the cache, byte for byte, and nothing is resolved.
+    again = said(project.build("uv", out, "--wheel"))
+    assert "resolved" not in again
+    for name in HELLO:
+        assert f"pex-backend: reused {name} from the build cache" in again
+    assert contents(out) == built
+    assert reused(out) == dict.fromkeys(HELLO, True)
+
+    # One binary's field changed: that binary alone is built, from the cached resolve.
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pexbin.overrides."hello"]\nemit-warnings = false\n')
+    changed = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: reused the resolve of hello==1.0's requirements from the build cache" in changed
+    assert "pex-backend: wrote hello.pex (" in changed
+    assert reused(out) == {"hello.pex": False, "hello_admin-main.pex": True, "report_py.pex": True}
+    assert pex_info(out / "hello.pex")["emit_warnings"] is False
+    assert contents(out)["report_py.pex"] == built["report_py.pex"]
+
+    # A source file changed: the wheel differs, so every PEX is built again, still from the cached resolve.
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text().replace('f"hello, {name}"', 'f"hello again, {name}"'))
+    edited = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: reused the resolve of hello==1.0's requirements from the build cache" in edited
+    assert reused(out) == dict.fromkeys(HELLO, False)
+    assert "hello again, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+    # A requirement changed: resolved again.
+    pyproject.write_text(pyproject.read_text().replace('["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]'))
+    required = said(project.build("uv", out, "--wheel"))
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in required
+    assert any(name.startswith("packaging-") for name in pex_info(out / "hello.pex")["distributions"])
+
+    # Turned off, the cache is neither read nor written.
+    project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
+    uncached = said(project.build("uv", out, "--wheel"))
+    assert "reused" not in uncached
+    assert "pex-backend: resolved" in uncached
+
+
+def test_two_builds_at_once_share_one_cache(sample, tmp_path):
+    one = sample("hello")
+    two = Project(tmp_path / "second" / "hello", one.env)
+    shutil.copytree(one.path, two.path)
+    cache = Path(one.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}"
+    # Build one stops with everything staged (the backend's test hook), holding its cache entries and its scratch
+    # directory, until the test lets it go: build two runs from start to end in that time.
+    flag = tmp_path / "one-is-waiting"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "uv", "build", "--wheel", "-o", tmp_path / "one", one.path],
+        env={**one.env, "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH": str(flag)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not flag.exists():
+            assert first.poll() is None, first.communicate()[0].decode()
+            assert time.monotonic() < deadline, "build one never reached the moment before publishing"
+            time.sleep(0.1)
+        assert len(listing(cache / "tmp")) == 1  # build one's scratch directory, its PEX files staged there
+        second = said(two.build("uv", tmp_path / "two", "--wheel"))
+        assert first.poll() is None  # still waiting, nothing published (uv writes its .gitignore first)
+        assert set(listing(tmp_path / "one")) <= {".gitignore"}
+    finally:
+        flag.unlink(missing_ok=True)
+    output = first.communicate(timeout=TIMEOUT)[0].decode()
+    assert first.returncode == 0, output
+    # Build two took what build one had put in the cache, while build one was using it.
+    for name in HELLO:
+        assert f"pex-backend: reused {name} from the build cache" in second
+    assert reused(tmp_path / "two") == dict.fromkeys(HELLO, True)
+    assert reused(tmp_path / "one") == dict.fromkeys(HELLO, False)
+    assert contents(tmp_path / "one") == contents(tmp_path / "two")
+    for out in (tmp_path / "one", tmp_path / "two"):
+        assert "hello, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+    assert len(listing(cache / "pex")) == len(HELLO)
+    assert len(listing(cache / "resolves")) == 1
+    assert listing(cache / "tmp") == []
+
+
+def dated_1980(wheel: Path, directory: Path) -> Path:
+    """The wheel with every entry dated 1980-01-01 (pex keeps a wheel's dates in the PEX; the backend gives pex its
+    wheel so): written here, not with the backend's own copy, so that a change to the wheel on the way shows."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(directory / wheel.name, "w") as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            entry.create_system = info.create_system
+            target.writestr(entry, source.read(info))
+    return directory / wheel.name
+
+
+# Each PEX of sample_projects/hello and how a user would ask pex for it: a console script, a module's function,
+# and a file of the project (its module `hello.tools.report`).
+DIRECT = {
+    "hello.pex": ["--console-script", "hello"],
+    "hello_admin-main.pex": ["--entry-point", "hello.admin:main"],
+    "report_py.pex": ["--entry-point", "hello.tools.report"],
+}
+
+
+def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, wheelhouse):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    project.build("uv", out)  # the sdist, then the wheel and the PEX files from it
+    # The published sdist, unpacked and built by setuptools' own backend.
+    with tarfile.open(out / "hello-1.0.tar.gz") as sdist:
+        sdist.extractall(tmp_path / "unpacked", filter="data")
+    source = tmp_path / "unpacked" / "hello-1.0"
+    with_setuptools_backend(source)
+    Project(source, project.env).build("uv", tmp_path / "wheel", "--wheel")
+    # That wheel, built by pex directly with the interpreter, constraints and pip the backend resolves with.
+    wheel = dated_1980(tmp_path / "wheel" / "hello-1.0-py3-none-any.whl", tmp_path / "direct")
+    constraints = pex_info(out / "hello.pex")["interpreter_constraints"]
+    assert constraints == [">=3.9"]
+    resolving = [arg for c in constraints for arg in ("--interpreter-constraint", c)]
+    resolving += ["--python", sys.executable, "--python-path", Path(sys.executable).parent]
+    resolving += ["--no-pypi", "--find-links", wheelhouse, "--pip-version", DEFAULT_PIP_VERSION]
+    for name, entry_point in DIRECT.items():
+        direct = tmp_path / "direct" / name
+        run([sys.executable, "-m", "pex", wheel, *entry_point, *resolving, "-o", direct], env=project.env)
+        assert pex_info(direct) == pex_info(out / name), name
+        assert direct.read_bytes() == (out / name).read_bytes(), name

@@ -1,0 +1,97 @@
+"""What makes a warm build cheap: no pex installed when the build cache has it; and where a build's time goes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from conftest import run, run_pex
+
+from pex_backend.backend.config.table import DEFAULT_PEX_VERSION
+from pex_backend.pex.cache import FORMAT
+
+ASKED_FOR_PEX = f"pex=={DEFAULT_PEX_VERSION}"
+
+
+def said(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_a_warm_build_installs_no_pex(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    # `python -m build` lists what it installs for get_requires_for_build_wheel.
+    cold = said(project.build("build", out, "--wheel"))
+    assert ASKED_FOR_PEX in cold
+    assert "pex-backend: timing" not in cold
+    # The build cache now holds pex's copy: nothing more is installed, and the build runs the copy.
+    (project.path / "src" / "hello" / "cli.py").write_text(
+        (project.path / "src" / "hello" / "cli.py").read_text().replace('f"hello, {name}"', 'f"hi, {name}"')
+    )
+    timed = type(project)(project.path, {**project.env, "PEXBIN_TIMINGS": "1"})
+    warm = said(timed.build("build", out, "--wheel"))
+    assert "pex==" not in warm, warm
+    # PEXBIN_TIMINGS=1: each step and its time.
+    steps = re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", warm)
+    for step in [
+        "the get_requires_for_build_wheel hook",
+        "pex's copy",
+        "checking the inputs",
+        "setuptools' wheel",
+        "the build interpreter",
+        "cache keys",
+        "pex building the project's part of hello.pex",
+        "splicing hello.pex",
+        "pex building hello.pex",
+        "PEX files",
+        "publishing",
+        "the build_wheel hook",
+    ]:
+        assert step in steps, steps
+    assert "pex-backend: wrote hello.pex (" in warm
+    assert "hi, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+    # With the cache turned off, the hook asks for pex though the copy is there.
+    assert requires(project) == []
+    assert requires(project, PEXBIN_NO_CACHE="1") == [ASKED_FOR_PEX]
+
+    # Without pex installed, a bad interpreter constraint is still one line naming its key, before any work.
+    pyproject = project.path / "pyproject.toml"
+    good = pyproject.read_text()
+    pyproject.write_text(good.replace("[tool.pexbin]\n", '[tool.pexbin]\ninterpreter-constraints = ["CPython>=>3"]\n'))
+    bad = said(project.build("build", out, "--wheel", check=False))
+    assert "pex==" not in bad
+    assert "pex-backend error: tool.pexbin.interpreter-constraints[0]: 'CPython>=>3' is not an interpreter" in bad
+    pyproject.write_text(good)
+
+    # A copy with a file missing is seen as damaged: pex is asked for, and the build (after an edit, so pex runs)
+    # drops the copy and makes it again; the next build installs no pex.
+    cache = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex-copies"
+    (next(cache.iterdir()) / "pex" / "pep_427.py").unlink()
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text().replace('f"hi, {name}"', 'f"hey, {name}"'))
+    repaired = said(project.build("build", out, "--wheel"))
+    assert ASKED_FOR_PEX in repaired and "dropped a damaged build cache entry (pex copy of pex" in repaired
+    assert "pex==" not in said(project.build("build", out, "--wheel"))
+
+    # A damage the quick look cannot see (a changed byte, a file the same size): build_wheel's whole check
+    # drops it, and there is no pex to fall back on: one clear error, and the next build installs pex.
+    spoiled = next(cache.iterdir()) / "pex" / "version.py"
+    spoiled.write_bytes(spoiled.read_bytes()[:-1] + b"#")
+    failed = said(project.build("build", out, "--wheel", check=False))
+    assert "dropped a damaged build cache entry (pex copy of pex" in failed
+    assert f"pex-backend error: pex {DEFAULT_PEX_VERSION} is not installed in the build environment" in failed
+    assert "Traceback" not in failed
+    assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
+
+    # The copy dropped (as `pexbin cache prune` would), the hook asks for pex.
+    assert requires(project) == [ASKED_FOR_PEX]
+
+
+def requires(project, **env: str) -> list:
+    """What get_requires_for_build_wheel asks for beyond setuptools' own, the hook called as a frontend calls it."""
+    hook = "import json, pex_backend; print(json.dumps(pex_backend.get_requires_for_build_wheel()))"
+    result = run([sys.executable, "-c", hook], cwd=project.path, env={**project.env, **env})
+    return [r for r in json.loads(result.stdout.splitlines()[-1]) if r.startswith("pex")]
