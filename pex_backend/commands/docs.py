@@ -48,10 +48,10 @@ def render_reference() -> str:
     lines = [
         "# `[tool.pexbin]` reference",
         "",
-        "Generated from the model in `pex_backend/backend/config/` by `python -m pex_backend docs --write`; a test fails when it is "
-        "stale. Keys are kebab-case; the Pants `pex_binaries` spelling (`snake_case`) is accepted too, but not "
-        "both for one key. Fields marked *table, overrides, binaries* set a default for every binary at the top "
-        "of the table, and a value for some binaries in `[tool.pexbin.overrides]` or "
+        "Generated from the model in `pex_backend/backend/config/` by `python -m pex_backend docs --write`; a test "
+        "fails when it is stale. Keys are kebab-case; the Pants `pex_binaries` spelling (`snake_case`) is accepted "
+        "too, but not both for one key. Fields marked *table, overrides, binaries* set a default for every binary at "
+        "the top of the table, and a value for some binaries in `[tool.pexbin.overrides]` or "
         "`[tool.pexbin.binaries.NAME]`; a value there replaces the table's.",
         "",
     ]
