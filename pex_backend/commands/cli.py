@@ -19,8 +19,8 @@ from pex_backend.pex.prune import prune, usage
 from pex_backend.pex.workers import run_pex3
 
 from . import docs
-from . import listing as commands
 from . import run as runner
+from .listing import dependencies, dependencies_text, listing, peek
 from .lock import lock
 from .verify import verify
 from .workspace import open_workspace
@@ -54,20 +54,21 @@ def parser() -> Parser:
             sub.add_argument("--project", type=Path, default=Path("."), help="the project root (default: .)")
         return sub
 
-    listing = command("list", "list every PEX the project builds: name, entry point, tags")
-    listing.add_argument("--documented", action="store_true", help="only PEX files with a description, shown below")
-    listing.add_argument(
+    listing_parser = command("list", "list every PEX the project builds: name, entry point, tags")
+    documented = "only PEX files with a description, shown below"
+    listing_parser.add_argument("--documented", action="store_true", help=documented)
+    listing_parser.add_argument(
         "--tag",
         action="append",
         default=[],
         metavar="TAGS",
         help="only PEX files with (`tag`) or without (`-tag`) a tag; comma-separated or repeated, e.g. --tag=-legacy",
     )
-    peek = command("peek", "print one PEX's final fields as JSON, each with where its value came from")
-    peek.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
-    dependencies = command("dependencies", "print what one PEX holds, resolved per target platform")
-    dependencies.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
-    dependencies.add_argument("--json", action="store_true", help="print JSON")
+    peek_parser = command("peek", "print one PEX's final fields as JSON, each with where its value came from")
+    peek_parser.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
+    dependencies_parser = command("dependencies", "print what one PEX holds, resolved per target platform")
+    dependencies_parser.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
+    dependencies_parser.add_argument("--json", action="store_true", help="print JSON")
     run = command("run", "build one PEX if needed and run it: pexbin run NAME -- ARGS")
     run.add_argument("name", metavar="NAME", help="the PEX's name, as `list` shows it")
     run.add_argument(
@@ -201,15 +202,15 @@ def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
         with open_workspace(args.project) as workspace:
             if args.command == "list":
                 tags = [tag for text in args.tag for tag in parse_tags(text)]
-                for line in commands.listing(workspace.binaries, tags, args.documented):
+                for line in listing(workspace.binaries, tags, args.documented):
                     print(line)
             elif args.command == "peek":
-                print(json.dumps(commands.peek(workspace.binary(args.name)), indent=2))
+                print(json.dumps(peek(workspace.binary(args.name)), indent=2))
             elif args.command == "dependencies":
                 cache = open_cache(read(None).cache_dir)
                 with contextlib.redirect_stdout(sys.stderr):  # pex's progress; stdout is the answer
-                    found = commands.dependencies(workspace, workspace.binary(args.name), cache)
-                print(json.dumps(found, indent=2) if args.json else "\n".join(commands.dependencies_text(found)))
+                    found = dependencies(workspace, workspace.binary(args.name), cache)
+                print(json.dumps(found, indent=2) if args.json else "\n".join(dependencies_text(found)))
     return 0
 
 

@@ -56,7 +56,10 @@ def serve():
 
 
 if __name__ == "__main__":
-    del sys.path[0]  # this script's directory: modules of pex-backend's, which must not shadow what pex imports
+    # This script's directory holds modules of pex-backend's, which must not shadow what pex imports (it is not on
+    # the path at all under `-P` or PYTHONSAFEPATH).
+    if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
+        del sys.path[0]
     if len(sys.argv) > 1:
         sys.path.insert(0, sys.argv[1])  # a byte-compiled copy of the build environment's own pex
     serve()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import listing, pex_info, run, run_pex
+from conftest import listing, needs_vendored_pip, pex_info, run, run_pex
 
 from pex_backend.backend.config.load import load
 from pex_backend.backend.plan import overrides_by_entry_point
@@ -161,12 +161,8 @@ def test_a_field_overridden_twice_names_entry_point_field_and_values():
     assert [dict(values) for _, values in layers["a.py"]] == [{"layout": "loose"}, {"tags": ("x",)}]
 
 
-@pytest.mark.skipif(
-    sys.version_info >= (3, 12),
-    reason="pex's vendored pip, whose legacy resolver lets a conflict "
-    "through to pex's own check, runs only under Python < 3.12",
-)
 def test_ignore_errors_builds_despite_a_requirement_conflict(sample, tmp_path, offline_env):
+    needs_vendored_pip()  # its legacy resolver lets a conflict through to pex's own check
     conflicting = tmp_path / "oldcow"
     (conflicting / "oldcow").mkdir(parents=True)
     (conflicting / "oldcow" / "__init__.py").write_text("")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 from packaging.requirements import Requirement
 
 from pex_backend.backend.config.table import DEFAULT_PIP_VERSION, TableOptions
 from pex_backend.backend.constraints import running_interpreter_matches
-from pex_backend.backend.inputs import complete_platform_file as checked_platform_file
-from pex_backend.backend.inputs import lockfile
+from pex_backend.backend.inputs import complete_platform_file, lockfile
 from pex_backend.backend.plan import BinarySpec, ResolveGroup
 from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.workers import Interpreter
@@ -22,25 +21,18 @@ from .keys import stable
 PORTABLE_SHEBANG = "/usr/bin/env python3"
 
 
-def current_interpreter_matches(constraints: Sequence[str]) -> bool:
-    return running_interpreter_matches(constraints)
-
-
-def complete_platform_file(project_root: Path, path: str, group: ResolveGroup, index: int) -> Path:
-    return checked_platform_file(project_root, path, f"{group.binaries[0].key_of('complete-platforms')}[{index}]")
-
-
 def target_args(group: ResolveGroup, project_root: Path, interpreter: Interpreter) -> List[str]:
     if group.platforms or group.complete_platforms:
         # As in Pants, explicit platforms replace the constraints: pex would add local interpreters as targets.
         args = [arg for platform in group.platforms for arg in ("--platform", platform)]
         for index, path in enumerate(group.complete_platforms):
-            args += ["--complete-platform", str(complete_platform_file(project_root, path, group, index))]
+            key = f"{group.binaries[0].key_of('complete-platforms')}[{index}]"
+            args += ["--complete-platform", str(complete_platform_file(project_root, path, key))]
         if group.resolve_local_platforms:
             args.append("--resolve-local-platforms")
         return args
     args = [arg for constraint in group.interpreter_constraints for arg in ("--interpreter-constraint", constraint)]
-    if current_interpreter_matches(group.interpreter_constraints):
+    if running_interpreter_matches(group.interpreter_constraints):
         # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
         args += ["--python", interpreter.python, "--python-path", interpreter.directory]
     return args

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-# What pex options the backend sets itself, by the key (or the part of the build) that owns them; an
-# `extra-build-args` entry that is one of them is refused.
 OWNED_PEX_ARGS = {
     ("-o", "--output-file"): "the output (`output-name`)",
     ("-e", "--entry-point", "-m", "-c", "--script", "--console-script", "--exe", "--executable", "--python-script"): (
