@@ -137,8 +137,9 @@ def check_interpreter_constraints(config: PexbinConfig) -> None:
                 )
 
 
-def check_inputs(config: PexbinConfig, project_root: Path) -> None:
-    """Everything the table points at, before the wheel is built: a ConfigError naming the first bad key."""
+def check_inputs(config: PexbinConfig, project_root: Path, lockfiles: bool = True) -> None:
+    """Everything the table points at, before the wheel is built: a ConfigError naming the first bad key. Without
+    `lockfiles`, the lockfiles are only checked to be paths inside the project (they may not exist yet)."""
     check_paths(config, project_root)
     for path, key in file_entry_points(config):
         if not (project_root / path).is_file():
@@ -150,6 +151,7 @@ def check_inputs(config: PexbinConfig, project_root: Path) -> None:
         for index, path in enumerate(values.get("complete-platforms", ())):
             complete_platform_file(project_root, path, f"{where}.complete-platforms[{index}]")
     for resolve in config.table.resolves:
-        lockfile(config.table, resolve, project_root)
+        if lockfiles:
+            lockfile(config.table, resolve, project_root)
     if constraints.pex_available():  # always in a build; `pexbin list` and `peek` run without pex
         check_interpreter_constraints(config)

@@ -199,7 +199,7 @@ def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
     elif args.command == "verify":
         return verify(args.dist, isolation=not args.no_isolation)
     else:
-        with open_workspace(args.project) as workspace:
+        with open_workspace(args.project, lockfiles=args.command == "dependencies") as workspace:
             if args.command == "list":
                 tags = [tag for text in args.tag for tag in parse_tags(text)]
                 for line in listing(workspace.binaries, tags, args.documented):

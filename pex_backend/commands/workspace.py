@@ -128,13 +128,14 @@ def build_wheel(root: Path, directory: Path) -> Path:
 
 
 @contextlib.contextmanager
-def open_workspace(path: Path) -> Iterator[Workspace]:
-    """The project at `path` with its wheel built; the wheel lasts as long as the context."""
+def open_workspace(path: Path, lockfiles: bool = True) -> Iterator[Workspace]:
+    """The project at `path` with its wheel built; the wheel lasts as long as the context. Without `lockfiles`
+    (for what only reads the table), a declared lockfile need not exist yet."""
     root = project_root(path)
     config = load_config(root)
     if config is None:
         raise ConfigError(TABLE, f"{root / 'pyproject.toml'} has no [tool.pexbin] table, so it declares no PEX")
-    check_inputs(config, root)
+    check_inputs(config, root, lockfiles)
     with tempfile.TemporaryDirectory(prefix="pexbin-workspace-") as directory:
         built = build_wheel(root, Path(directory))
         wheel = read_wheel(reproducible_copy(built, Path(directory) / "for-pex"))

@@ -71,6 +71,18 @@ def test_peek_shows_the_final_fields_and_where_each_value_came_from(sample):
     assert moo["fields"]["description"]["key"] == "tool.pexbin.binaries.moo.description"
 
 
+def test_list_and_peek_need_no_lockfile_and_what_resolves_names_the_missing_one(sample):
+    project = sample("hello")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'default-resolve = "default"\nresolves = { default = "pex.lock" }\n')
+    assert pexbin(project, "list").stdout.split()[:2] == ["hello", "hello"]
+    assert json.loads(pexbin(project, "peek", "hello").stdout)["fields"]["resolve"]["value"] == "default"
+    for command in (["dependencies", "hello"], ["run", "hello"]):
+        refused = pexbin(project, *command, check=False)
+        assert refused.returncode == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
+        assert "pex-backend error: tool.pexbin.resolves.default: 'pex.lock': no such file" in refused.stderr
+
+
 def test_dependencies_are_resolved_per_platform(sample, foreign_wheels):
     project = sample("multi")
     found = json.loads(pexbin(project, "dependencies", "multi_main-run", "--json").stdout)
