@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from dataclasses import replace
@@ -31,11 +32,16 @@ from .record import records_naming, sha256_of, write_record
 from .sbom import check_library, library_requirement, wants_sbom, write_sbom
 from .wheel import read_wheel, reproducible_copy
 
-# pip builds wheels into a temporary directory and keeps only the wheel. Older pips name it `pip-wheel-*`; every
-# pip since 20.3 (pex's vendored one included) runs a build under its build tracker, which it names in the
-# environment of the backend (`PIP_BUILD_TRACKER`, `PIP_REQ_TRACKER` before pip 22.1).
+# The frontends that build a wheel to install it and keep nothing else (`reason_to_skip`). pip builds wheels into a
+# temporary directory: older pips name it `pip-wheel-*`; every pip since 20.3 (pex's vendored one included) runs a
+# build under its build tracker, which it names in the environment of the backend (`PIP_BUILD_TRACKER`,
+# `PIP_REQ_TRACKER` before pip 22.1). uv's installs (`uv pip install`, `uv tool install`, a non-editable `uv sync`)
+# build into a temporary directory of its cache's builds bucket, `<cache>/builds-v0/.tmpXXXXXX` (uv's
+# `Cache::build_dir`), and set no variable of their own; `uv build` builds into its output directory.
 PIP_TEMPORARY_DIRECTORY = "pip-wheel-"
 PIP_TRACKERS = ("PIP_BUILD_TRACKER", "PIP_REQ_TRACKER")
+UV_BUILDS_BUCKET = re.compile(r"builds-v[0-9]+")
+UV_TEMPORARY_DIRECTORY = ".tmp"
 # A build's staging directory in an output directory (when the cache is off or on another file system), claimed
 # by its process; older backends staged under the second prefix too. A later build removes those of dead builds.
 STAGING_PREFIXES = (".pexbin-staging-", ".pexbin-wheel-")
@@ -56,8 +62,16 @@ def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str
     return [f"pex=={wanted}", *sbom]
 
 
-def built_by_pip(wheel_directory: Path) -> bool:
-    return wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_TRACKERS)
+def installing_frontend(wheel_directory: Path) -> Optional[str]:
+    """The frontend ("pip", "uv") building the wheel only to install it, which throws away anything else written
+    beside it; None for a frontend that keeps its output directory (`python -m build`, `uv build`)."""
+    if wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_TRACKERS):
+        return "pip"
+    if wheel_directory.name.startswith(UV_TEMPORARY_DIRECTORY) and UV_BUILDS_BUCKET.fullmatch(
+        wheel_directory.parent.name
+    ):
+        return "uv"
+    return None
 
 
 def reason_to_skip(
@@ -70,10 +84,14 @@ def reason_to_skip(
         return "no [tool.pexbin] table"
     if settings.skip:
         return "PEX files turned off by pexbin.skip"
-    # Under pip only its command line asks for PEX files: every pip run (`pip install .` too) inherits an exported
-    # PEXBIN_OUTPUT_DIR.
-    if built_by_pip(wheel_directory) and f"{PREFIX}output-dir" not in (config_settings or {}):
-        return "pip keeps only the wheel; set -C pexbin.output-dir=DIR on pip's command line to get PEX files"
+    # Under an install only the frontend's command line asks for PEX files: every pip or uv run (`pip install .`,
+    # `uv pip install .` too) inherits an exported PEXBIN_OUTPUT_DIR.
+    frontend = installing_frontend(wheel_directory)
+    if frontend and f"{PREFIX}output-dir" not in (config_settings or {}):
+        return (
+            f"{frontend} keeps only the wheel; set -C pexbin.output-dir=DIR on {frontend}'s command line to get PEX "
+            "files"
+        )
     return None
 
 
