@@ -68,12 +68,22 @@ def exit_status(code: int) -> int:
     return 128 - code if code < 0 else code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: we stop as after Ctrl-C, and exit as a shell reports a process SIGTERM ended."""
+
+
+def stopped_status(stopped: KeyboardInterrupt) -> int:
+    """Our exit code when a signal stopped us: 128 + its number, as a shell reports it (130 after Ctrl-C, 143
+    after SIGTERM), whatever the program we stopped exited with."""
+    return 128 + (signal.SIGTERM if isinstance(stopped, Terminated) else signal.SIGINT)
+
+
 @contextlib.contextmanager
 def interrupted_by_sigterm() -> Iterator[None]:
     """SIGTERM stops us as Ctrl-C does, so that the program is stopped too and nothing is left behind."""
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -123,7 +133,8 @@ def run_once(pex: Path, binary: BinarySpec, args: Sequence[str]) -> int:
     try:
         return exit_status(program.wait())
     except KeyboardInterrupt:
-        return exit_status(stop(program, interrupted=True))
+        stop(program, interrupted=True)
+        raise
 
 
 def run_restarting(
@@ -166,12 +177,13 @@ def run_restarting(
         if program:
             stop(program, interrupted=True)
         note(f"stopped {name}")
-        return INTERRUPTED
+        raise
 
 
 def run(path: Path, name: str, args: Sequence[str], restart: Optional[bool], settings: BuildSettings) -> int:
     """Run the PEX `name` with `args`: once (its exit code is ours), or restarting as `restart` (or, when that
-    is None, the binary's `restartable` field) says."""
+    is None, the binary's `restartable` field) says. Stopped by Ctrl-C or SIGTERM, it stops the program and exits
+    with 130 or 143."""
     workdir = Path(tempfile.mkdtemp(prefix="pexbin-run-"))
     try:
         with interrupted_by_sigterm():
@@ -181,5 +193,7 @@ def run(path: Path, name: str, args: Sequence[str], restart: Optional[bool], set
             if binary.options.restartable if restart is None else restart:
                 return run_restarting(root, (pex, binary), seen, args, settings, workdir)
             return run_once(pex, binary, args)
+    except KeyboardInterrupt as stopped:
+        return stopped_status(stopped)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

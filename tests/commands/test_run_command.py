@@ -97,14 +97,18 @@ def test_a_failed_rebuild_keeps_the_program_running_until_a_good_one(sample):
     ]
 
 
-# Restarting, `run` exits with 130 (as after Ctrl-C); run once, with the program's own code, here 0 (it cleaned up).
-@pytest.mark.parametrize("restart, code", [("--restart", 130), ("--no-restart", 0)])
-def test_sigterm_stops_the_program_cleanly(sample, restart, code):
+# Stopped by a signal, `run` exits as a shell reports a process that signal ended (128 + N), restarting or not,
+# although the program it stopped exited with 0 (it cleaned up).
+@pytest.mark.parametrize(
+    "restart, signum, code",
+    [("--restart", signal.SIGTERM, 143), ("--no-restart", signal.SIGTERM, 143), ("--no-restart", signal.SIGINT, 130)],
+)
+def test_a_signal_stops_the_program_cleanly_and_sets_the_exit_code(sample, restart, signum, code):
     project = sample("ticker")
     process, out, err = started(project, "ticker", restart)
     try:
         out.wait_for("tick v1: serving", time.monotonic() + STARTUP)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         exited = process.wait(timeout=30)
     finally:
         process.kill()
