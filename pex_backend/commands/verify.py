@@ -7,8 +7,10 @@ through pex-backend's config-settings; nothing is read from the build cache or w
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,23 +84,53 @@ def sdist_of(dist: Path, recorded: Recorded) -> Path:
     )
 
 
+def rebuild_command(out: Path, isolation: bool) -> Tuple[str, List[str]]:
+    """The frontend and its command: pip's `wheel` where this environment has pip, else `uv build` (an environment
+    uv made has no pip). The wheel and the PEX files into `out`, the frontend's cache and ours off, the build
+    interpreter this one."""
+    settings = [f"pexbin.output-dir={out}", "pexbin.no-cache=true"]
+    isolated = [] if isolation else ["--no-build-isolation"]
+    if importlib.util.find_spec("pip") is not None:
+        pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(out), *isolated]
+        return "pip", pip + [arg for setting in settings for arg in ("--config-settings", setting)]
+    uv = os.environ.get("UV") or uv_in_this_environment() or shutil.which("uv")
+    if not uv:
+        raise BuildError(
+            "verify: rebuilding needs pip or uv, and this environment has neither: add pip (`python -m ensurepip`) "
+            "or put uv on PATH"
+        )
+    uv_build = [uv, "build", "--wheel", "--no-cache", "--python", sys.executable, "-o", str(out), *isolated]
+    return "uv", uv_build + [arg for setting in settings for arg in ("-C", setting)]
+
+
+def uv_in_this_environment() -> Optional[str]:
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        return None
+
+
 def rebuild(sdist: Path, out: Path, isolation: bool, source_date_epoch: Optional[str]) -> None:
-    """Build the wheel and PEX files of `sdist` into `out` with pip, the build cache off, with the build's
+    """Build the wheel and PEX files of `sdist` into `out` with pip (or uv), the build cache off, with the build's
     SOURCE_DATE_EPOCH (or none, as the build had none)."""
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(out)]
-    command += ["--config-settings", f"pexbin.output-dir={out}", "--config-settings", "pexbin.no-cache=true"]
-    command += [] if isolation else ["--no-build-isolation"]
+    frontend, command = rebuild_command(out, isolation)
     # What the environment would change of this build: a setting of ours, another output directory.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEXBIN_") and k != "SOURCE_DATE_EPOCH"}
     if source_date_epoch is not None:
         env["SOURCE_DATE_EPOCH"] = source_date_epoch
-    print(f"verify: rebuilding from {sdist.name} (build cache off)", file=sys.stderr, flush=True)
+    print(f"verify: rebuilding from {sdist.name} with {frontend} (build cache off)", file=sys.stderr, flush=True)
     result = subprocess.run([*command, str(sdist)], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip().splitlines()
         ours = [line for line in output if line.startswith("pex-backend error:")]
         reason = ours[-1] if ours else "\n".join(output[-15:])
-        raise BuildError(f"verify: rebuilding from {sdist.name} failed (pip exited {result.returncode}): {reason}")
+        raise BuildError(
+            f"verify: rebuilding from {sdist.name} failed ({frontend} exited {result.returncode}): {reason}"
+        )
 
 
 def zip_entries(path: Path) -> List[Tuple[str, int, bytes]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.conftest import listing, run, run_pex
+from conftest import listing, run, run_pex
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 SKIPPED = "pex-backend: no PEX files: uv keeps only the wheel; set -C pexbin.output-dir=DIR on uv's command line"
