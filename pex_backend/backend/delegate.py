@@ -40,6 +40,12 @@ def backend_name(config: Optional[PexbinConfig]) -> Optional[str]:
     return None if name in (None, SETUPTOOLS) else name
 
 
+def wheel_step(config: Optional[PexbinConfig]) -> str:
+    """The wheel's step in `PEXBIN_TIMINGS=1` output, named after the backend that builds it."""
+    name = backend_name(config)
+    return f"{name}'s wheel" if name else "setuptools' wheel"
+
+
 def load_backend(project_root: Path, config: Optional[PexbinConfig]) -> Any:
     """The delegate's hook object (setuptools' backend without one); a ConfigError naming the key when there is
     no usable backend by that name."""

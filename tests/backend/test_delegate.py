@@ -81,7 +81,7 @@ def built(request, offline_env, tmp_path_factory):
     # The session's build cache, with pex's compiled copy made once. flit_core dates a wheel's files by their
     # mtimes, which extracting the sdist sets to the time of the build, unless SOURCE_DATE_EPOCH gives it one.
     env = {**offline_env, "SOURCE_DATE_EPOCH": "1700000000"}
-    ours = copy_sample(name, where / "ours", env)
+    ours = copy_sample(name, where / "ours", {**env, "PEXBIN_TIMINGS": "1"})
     outs = {frontend: where / f"dist-{frontend}" for frontend in ("build", "uv")}
     # `python -m build` fills its build environments with uv, which is faster than pip at it; the hooks are called
     # by build itself (pyproject_hooks), as with pip.
@@ -128,6 +128,14 @@ def test_the_pex_files_run(built):
     for pex, (output, entry_point) in RUNS[name].items():
         assert output in run_pex(outs["build"] / pex, "Bob").stdout
         assert pex_info(outs["build"] / pex)["entry_point"] == entry_point
+
+
+def test_the_timings_name_the_delegate_that_built_the_wheel(built):
+    name, _, outputs, _, _ = built
+    delegate = {"hatched": "hatchling.build", "flitted": "flit_core.buildapi"}[name]
+    for output in outputs.values():
+        assert f"pex-backend: timing: {delegate}'s wheel " in output
+        assert "setuptools' wheel" not in output
 
 
 def test_pip_wheel_gives_the_delegates_wheel(built, tmp_path):
