@@ -26,6 +26,7 @@ from pex_backend.pex.cache_files import claim_directory, lock, remove_leftovers
 from pex_backend.pex.workers import copy_key, importable_pex
 from pex_backend.timings import step
 
+from .delegate import wheel_step
 from .inputs import check_inputs
 from .plan import plan
 from .record import records_naming, sha256_of, write_record
@@ -236,7 +237,7 @@ def build_wheel_and_pex_files(
             check_inputs(config, project_root)  # with pex, which checks the interpreter constraints
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
-            with step("setuptools' wheel"):
+            with step(wheel_step(config)):
                 basename = build_wheel(str(staging))
             with step("reading the wheel"):
                 wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
@@ -247,7 +248,9 @@ def build_wheel_and_pex_files(
                 built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
             with step("SBOMs"):  # of the final PEX files, however each was made
                 sboms = {
-                    item.path.name: write_sbom(item, item.sha256 or sha256_of(item.path), wheel, project_root)
+                    item.path.name: write_sbom(
+                        item, item.sha256 or sha256_of(item.path), wheel, staging / basename, project_root
+                    )
                     for item in built
                     if item.spec.options.sbom
                 }
