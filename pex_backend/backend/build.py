@@ -248,9 +248,7 @@ def build_wheel_and_pex_files(
                 built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
             with step("SBOMs"):  # of the final PEX files, however each was made
                 sboms = {
-                    item.path.name: write_sbom(
-                        item, item.sha256 or sha256_of(item.path), wheel, staging / basename, project_root
-                    )
+                    item.path.name: write_sbom(item, item.sha256 or sha256_of(item.path), wheel, project_root)
                     for item in built
                     if item.spec.options.sbom
                 }

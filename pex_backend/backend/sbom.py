@@ -119,13 +119,13 @@ def metadata_of_zip(archive: zipfile.ZipFile) -> str:
         return archive.read(name).decode("utf-8")
 
 
-def distributions(pex: Path, info: Mapping, artifacts: Mapping[str, str], wheel_file: Path) -> List[Distribution]:
+def distributions(pex: Path, info: Mapping, artifacts: Mapping[str, str], project: Path) -> List[Distribution]:
+    """The distributions in the PEX; `project` is the project's wheel pex was given (the copy with fixed
+    timestamps), so that its sha256 is the same in every build of the same sources, as the PEX is."""
     found = []
     for wheel in sorted(info.get("distributions", {})):
-        if wheel == wheel_file.name:
-            # pex installed a copy of it with fixed timestamps (the same files): the component names the wheel
-            # the build returns.
-            sha256 = file_digest(wheel_file)
+        if wheel == project.name:
+            sha256 = file_digest(project)
         elif wheel in artifacts:
             sha256 = artifacts[wheel]
         else:
@@ -221,10 +221,9 @@ def timestamp() -> Optional[datetime]:
         raise ConfigError("SOURCE_DATE_EPOCH", f"expected whole seconds since 1970, got {epoch!r}") from None
 
 
-def write_sbom(
-    item: BuiltBinary, pex_sha256: str, project: WheelContents, wheel_file: Path, project_root: Path
-) -> Path:
-    """Write the SBOM of the staged PEX `item` beside it. `wheel_file` is the project's wheel the build returns."""
+def write_sbom(item: BuiltBinary, pex_sha256: str, project: WheelContents, project_root: Path) -> Path:
+    """Write the SBOM of the staged PEX `item` beside it. `project` is the wheel pex was given, the copy with fixed
+    timestamps of the one the build returns."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
@@ -235,11 +234,11 @@ def write_sbom(
     from pex_backend.version import __version__
 
     info = pex_info(item.path)
-    dists = distributions(item.path, info, item.artifacts, wheel_file)
+    dists = distributions(item.path, info, item.artifacts, project.path)
     environments = marker_environments(item, project_root)
     # The PEX requires what the project does (its extras' requirements only when asked for) and the binary's own.
     roots = [Requirement(text) for text in (*project.requires_dist, *item.spec.requirements)]
-    if any(dist.wheel == wheel_file.name for dist in dists):
+    if any(dist.wheel == project.path.name for dist in dists):
         roots.append(Requirement(project.name))  # the project's own wheel
     root_edges, dist_edges = dependency_graph(roots, dists, environments)
 

@@ -146,26 +146,11 @@ def same_but_timestamps(kept: Path, again: Path) -> bool:
         return False
 
 
-def same_sbom_but_the_wheel(kept: Path, again: Path, recorded_wheel: Optional[str], rebuilt_wheel: str) -> bool:
-    """Whether a rebuilt SBOM is the kept one once the rebuilt wheel's sha256 is the recorded one's (and so the
-    serial number derived from it)."""
-    try:
-        old = json.loads(kept.read_text())
-        new = json.loads(again.read_text().replace(rebuilt_wheel, recorded_wheel or rebuilt_wheel))
-    except (OSError, ValueError):
-        return False
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return False
-    old.pop("serialNumber", None)
-    new.pop("serialNumber", None)
-    return old == new
-
-
-def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str], List[str]]:
-    """One line per artifact that is not what the record says, in DIST or in the rebuild; and the artifacts that
-    match only but for the wheel's zip timestamps (the wheel, then SBOMs naming its sha256), when the build had no
-    SOURCE_DATE_EPOCH."""
-    loose: List[str] = []  # the wheel and SBOMs that match but for the wheel's timestamps
+def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str], bool]:
+    """One line per artifact that is not what the record says, in DIST or in the rebuild; and whether the wheel
+    matches only but for its zip timestamps (a build without SOURCE_DATE_EPOCH). Everything else, the SBOMs among
+    it, is compared byte for byte: the SBOM hashes the copy of the wheel with fixed timestamps that pex was given."""
+    loose = False
     lines = []
     wheel = recorded.artifacts[0]
     for artifact in recorded.artifacts:
@@ -174,11 +159,6 @@ def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str
         again_sha = sha256_of(again) if again.exists() else None
         expected = artifact.recorded or kept_sha  # what the record does not hash is compared with DIST's copy
         problems = []
-        if artifact.recorded is None and wheel.name in loose and kept_sha and again_sha and kept_sha != again_sha:
-            # An SBOM names the wheel's sha256, which is the clock's when the wheel is: the same but for that.
-            if same_sbom_but_the_wheel(kept, again, wheel.recorded, sha256_of(rebuilt / wheel.name)):
-                loose.append(artifact.name)
-                continue
         if kept_sha is None:
             problems.append(f"not in {dist}")
         elif artifact.recorded and kept_sha != artifact.recorded:
@@ -192,7 +172,7 @@ def differences(dist: Path, rebuilt: Path, recorded: Recorded) -> Tuple[List[str
                 and recorded.source_date_epoch is None
                 and same_but_timestamps(kept, again)
             ):
-                loose.append(artifact.name)
+                loose = True
             else:
                 whose = "the record's" if artifact.recorded else f"{dist}'s"
                 problems.append(f"rebuilt sha256 {again_sha} differs from {whose} {expected}")
@@ -216,16 +196,14 @@ def verify(dist: Path, isolation: bool = True) -> int:
         if lines:
             status = 1
             continue
-        exact = len(recorded.artifacts) - len(loose) - (0 if loose else 1)
+        exact = len(recorded.artifacts) - 1
         files = f"{exact} file{'' if exact == 1 else 's'}"
         if loose:
-            sboms = len(loose) - 1
             print(
                 f"verified {recorded.project} {recorded.version}: the {files} rebuilt from {sdist.name} are "
                 f"byte-identical to {recorded.path.name}; the wheel holds the same files, but its zip timestamps are "
                 "the build's clock (setuptools stamps them so when SOURCE_DATE_EPOCH is unset: set it when building "
                 "for a byte-identical wheel)"
-                + (f", and so {sboms} SBOM{'' if sboms == 1 else 's'} name another sha256 of it" if sboms else "")
             )
         else:
             print(
