@@ -66,11 +66,10 @@ def build_wheel(
     skip = _build.reason_to_skip(config, settings, Path(wheel_directory), config_settings)
     if config is not None and skip:
         print(f"pex-backend: no PEX files: {skip}", flush=True)
-    if not _delegate.offers(backend, "prepare_metadata_for_build_wheel"):
-        metadata_directory = None  # ours, taken from a wheel of the delegate's, which it never wrote
 
     def backend_wheel(directory: str) -> str:
-        return backend.build_wheel(directory, _settings.foreign_settings(config_settings), metadata_directory)
+        foreign = _settings.foreign_settings(config_settings)
+        return _delegate.build_wheel(backend, directory, foreign, metadata_directory)
 
     if skip or config is None:
         return backend_wheel(wheel_directory)

@@ -4,6 +4,8 @@ optional hooks it may lack, and the check that its sdist carries the files the t
 from __future__ import annotations
 
 import importlib
+import json
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -24,6 +26,11 @@ from .inputs import referenced_paths
 KEY = f"{TABLE}.delegate-backend"
 SETUPTOOLS = "setuptools.build_meta"
 REQUIRED_HOOKS = ("build_wheel", "build_sdist")
+# Inside the .dist-info that `prepare_metadata` takes from a wheel of the backend's: that wheel and the settings
+# it was built with, for `build_wheel` to reuse. PEP 517 lets a backend keep files there for the wheel's build, and
+# frontends pass the directory back to `build_wheel` as it was.
+KEPT_WHEEL = "pexbin-wheel"
+KEPT_SETTINGS = "config-settings.json"
 # How each known backend is told to put a file into its sdist, by the backend's top-level module.
 SDIST_INCLUDE = {
     "hatchling": "hatchling leaves out files the VCS ignores: stop ignoring it, or list it in "
@@ -108,7 +115,7 @@ def requires(backend: Any, hook: str, config_settings: Optional[dict]) -> List[s
 
 def prepare_metadata(backend: Any, metadata_directory: str, config_settings: Optional[dict]) -> str:
     """The `.dist-info` the backend's `prepare_metadata_for_build_wheel` writes; without that hook, the one in the
-    wheel it builds (alone, into a temporary directory), as pyproject_hooks does for frontends."""
+    wheel it builds (alone), as pyproject_hooks does for frontends, with that wheel kept inside for `build_wheel`."""
     if offers(backend, "prepare_metadata_for_build_wheel"):
         return backend.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
     with tempfile.TemporaryDirectory(prefix="pexbin-metadata-") as directory:
@@ -120,7 +127,43 @@ def prepare_metadata(backend: Any, metadata_directory: str, config_settings: Opt
                 raise BuildError(f"the wheel {basename} has {len(dist_infos)} .dist-info directories, not one")
             (dist_info,) = dist_infos
             wheel.extractall(metadata_directory, [n for n in names if n.startswith(f"{dist_info}/")])
+        kept = Path(metadata_directory, dist_info, KEPT_WHEEL)
+        kept.mkdir()
+        shutil.move(str(Path(directory, basename)), kept / basename)
+        (kept / KEPT_SETTINGS).write_text(settings_text(config_settings))
     return dist_info
+
+
+def settings_text(config_settings: Optional[dict]) -> str:
+    return json.dumps(config_settings or {}, sort_keys=True, default=str)
+
+
+def kept_wheel(metadata_directory: Optional[str], config_settings: Optional[dict]) -> Optional[Path]:
+    """The wheel `prepare_metadata` built for the metadata in `metadata_directory`, if built with these settings."""
+    if metadata_directory is None:
+        return None
+    kept = Path(metadata_directory, KEPT_WHEEL)
+    try:
+        same = (kept / KEPT_SETTINGS).read_text() == settings_text(config_settings)
+    except OSError:
+        return None
+    wheels = list(kept.glob("*.whl"))
+    return wheels[0] if same and len(wheels) == 1 else None
+
+
+def build_wheel(
+    backend: Any, wheel_directory: str, config_settings: Optional[dict], metadata_directory: Optional[str]
+) -> str:
+    """The backend's wheel. A backend without `prepare_metadata_for_build_wheel` never wrote the metadata
+    directory a frontend passes back: it gets none, and the wheel `prepare_metadata` kept there is reused instead
+    of built twice (under pip, which asks for the metadata first)."""
+    if offers(backend, "prepare_metadata_for_build_wheel"):
+        return backend.build_wheel(wheel_directory, config_settings, metadata_directory)
+    kept = kept_wheel(metadata_directory, config_settings)
+    if kept is None:
+        return backend.build_wheel(wheel_directory, config_settings, None)
+    shutil.copy2(kept, wheel_directory)
+    return kept.name
 
 
 def sdist_members(sdist: Path) -> List[str]:

@@ -150,6 +150,37 @@ def test_pip_wheel_gives_the_delegates_wheel(built, tmp_path):
     assert sha256(out / wheel.name) == sha256(wheel)
 
 
+# A hatchling build hook of the project's own, which notes each wheel hatchling builds.
+COUNTING_HOOK = """import os
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class CountingHook(BuildHookInterface):
+    def initialize(self, version, build_data):
+        with open(os.environ["WHEEL_BUILDS"], "a") as builds:
+            builds.write(f"{self.target_name}\\n")
+"""
+
+
+@pytest.mark.parametrize("settings", [[], ["-C", "pexbin.output-dir={out}"]], ids=["wheel-only", "with-pex-files"])
+def test_pip_builds_a_delegates_wheel_once_without_prepare_metadata(sample, tmp_path, settings):
+    # hatchling has no prepare_metadata_for_build_wheel: the wheel pex-backend builds for the metadata pip asks for
+    # first is the one pip then gets from build_wheel.
+    project = sample("hatched")
+    (project.path / "hatch_build.py").write_text(COUNTING_HOOK)
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.hatch.build.targets.wheel.hooks.custom]\n")
+    builds = tmp_path / "wheel-builds"
+    project.env = {**project.env, "WHEEL_BUILDS": str(builds)}
+    out = tmp_path / "dist"
+    result = project.build("pip-wheel", out, "-v", *[s.format(out=out) for s in settings])
+    assert "Preparing metadata (pyproject.toml)" in said(result)
+    assert builds.read_text() == "wheel\n"
+    assert "hatched-1.0-py3-none-any.whl" in listing(out)
+    assert ("hatched.pex" in listing(out)) == bool(settings)
+
+
 def test_the_commands_build_the_wheel_with_the_delegate(sample, offline_env, tmp_path):
     project = sample("hatched")
     listed = [sys.executable, "-m", "pex_backend", "list", "--project", project.path]
