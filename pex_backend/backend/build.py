@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from pex_backend.backend.compose.built import announce
+from pex_backend.backend.compose.keys import PIP_PER_RUN
+from pex_backend.backend.compose.resolvers import UV_REQUIREMENT, uv_available, wants_uv
 from pex_backend.backend.compose.session import compose
 from pex_backend.backend.config.settings import PREFIX, BuildSettings
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, PexbinConfig
@@ -40,7 +42,6 @@ from .wheel import read_wheel, reproducible_copy
 # build into a temporary directory of its cache's builds bucket, `<cache>/builds-v0/.tmpXXXXXX` (uv's
 # `Cache::build_dir`), and set no variable of their own; `uv build` builds into its output directory.
 PIP_TEMPORARY_DIRECTORY = "pip-wheel-"
-PIP_TRACKERS = ("PIP_BUILD_TRACKER", "PIP_REQ_TRACKER")
 UV_BUILDS_BUCKET = re.compile(r"builds-v[0-9]+")
 UV_TEMPORARY_DIRECTORY = ".tmp"
 # A build's staging directory in an output directory (when the cache is off or on another file system), claimed
@@ -49,24 +50,29 @@ STAGING_PREFIXES = (".pexbin-staging-", ".pexbin-wheel-")
 # For the tests alone: a file the build writes once everything is staged, waiting until it is removed, so that a
 # test can kill the build right before the run of renames.
 PAUSE_BEFORE_PUBLISH = "PEXBIN_TEST_PAUSE_BEFORE_PUBLISH"
+# With this one set to N as well, the build waits before the Nth rename of that run instead (counting from 0).
+PAUSE_AT_RENAME = "PEXBIN_TEST_PAUSE_AT_RENAME"
 
 
 def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str]:
     """What the build needs installed to run pex (nothing when the build cache holds a whole copy of that pex),
-    and cyclonedx-python-lib when a binary may have `sbom` on."""
+    cyclonedx-python-lib when a binary may have `sbom` on, and uv when uv may resolve and neither the frontend nor
+    the build cache has one."""
     wanted = config.table.pex_version or DEFAULT_PEX_VERSION
-    sbom = [library_requirement()] if wants_sbom(config) else []
+    extra = [library_requirement()] if wants_sbom(config) else []
+    if wants_uv(config.table) and not uv_available(cache_dir):
+        extra.append(UV_REQUIREMENT)
     # A quick look (every file there, at its size; a damaged copy asks for pex): `build_wheel` checks the copy
     # whole before it runs it, and says to build again should it be damaged or gone by then.
     if cache_dir and BuildCache(cache_dir).looks_whole("pex-copies", copy_key(wanted)):
-        return sbom
-    return [f"pex=={wanted}", *sbom]
+        return extra
+    return [f"pex=={wanted}", *extra]
 
 
 def installing_frontend(wheel_directory: Path) -> Optional[str]:
     """The frontend ("pip", "uv") building the wheel only to install it, which throws away anything else written
     beside it; None for a frontend that keeps its output directory (`python -m build`, `uv build`)."""
-    if wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_TRACKERS):
+    if wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_PER_RUN):
         return "pip"
     if wheel_directory.name.startswith(UV_TEMPORARY_DIRECTORY) and UV_BUILDS_BUCKET.fullmatch(
         wheel_directory.parent.name
@@ -141,9 +147,9 @@ def taking_turns(directories: Sequence[Path]) -> Iterator[None]:
             os.close(fd)
 
 
-def pause_for_tests() -> None:
-    flag = os.environ.get(PAUSE_BEFORE_PUBLISH)
-    if flag:
+def pause_for_tests(rename: Optional[int] = None) -> None:
+    flag, at = os.environ.get(PAUSE_BEFORE_PUBLISH), os.environ.get(PAUSE_AT_RENAME)
+    if flag and at == (None if rename is None else str(rename)):
         Path(flag).write_text(f"{os.getpid()}\n")
         while os.path.lexists(flag):
             time.sleep(0.05)
@@ -206,7 +212,8 @@ class Publication:
                 renames.append((staged, final))
             renames.append((record, destination))
             # The run of renames, doing nothing else: the old records out first, the new one in last.
-            for source, target in renames:
+            for index, (source, target) in enumerate(renames):
+                pause_for_tests(index)
                 os.replace(source, target)
         for directory in {final.parent for _, final in moves}:
             flush(directory, directory=True)

@@ -29,7 +29,7 @@ from .cache_files import claim_directory, file_digest, lock, remove, remove_left
 
 # Bumped when what an entry holds, or what its key covers, changes.
 FORMAT = 2
-KINDS = ("resolves", "pex", "bases", "pex-copies", "interpreters", "sibling-proofs")
+KINDS = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs")
 MANIFEST = "manifest.json"
 SCRATCH = "tmp"
 

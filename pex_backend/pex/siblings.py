@@ -7,7 +7,8 @@ sibling is the first PEX with every other entry copied as it is (its local heade
 decompressing), those three written by pex's own code (`PexInfo` for PEX-INFO and its hash, `open_zip` and
 `write_deterministic` for the entries), and the central directory moved along. Whether that gives exactly the
 bytes pex gives is not assumed: the build proves it once per pex version and shape against a PEX pex built (see
-`compose`), and anything this module does not recognise is left to pex (`derive` returns False).
+`compose`), and anything this module does not recognise is left to pex: `derive` and `splice` then say why not, and
+write nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 # The time pex gives every zip entry of a reproducible PEX (and our reproducible wheels, theirs).
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -33,6 +34,24 @@ CENTRAL = struct.Struct("<4s6H3L5H2L")  # a central directory file header, befor
 END_SIGNATURE, CENTRAL_SIGNATURE = b"PK\x05\x06", b"PK\x01\x02"
 ZIP64_SIGNATURES = (b"PK\x06\x06", b"PK\x06\x07")
 ENTRY_POINTS_TXT = re.compile(r"^\.deps/[^/]+/[^/]+\.dist-info/entry_points\.txt$")
+
+
+class Refusal(Exception):
+    """Why a PEX is not written by copy: pex builds it."""
+
+
+def attempt(write: Callable[[], None]) -> Optional[str]:
+    """Run a shortcut: None when it wrote its PEX, else why it did not (nothing written). pex's internals raising
+    anything (a pex whose code differs from the one proven) count as a refusal; the file system's errors do not."""
+    try:
+        write()
+    except Refusal as exc:
+        return str(exc)
+    except OSError:
+        raise
+    except Exception as exc:  # pex's code, not as proven: pex builds the PEX instead
+        return f"pex's code is not what was proven ({type(exc).__name__}: {exc})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -183,41 +202,67 @@ def relocated(central: bytes, offset: int) -> bytes:
     return central[:42] + struct.pack("<L", offset) + central[46:]
 
 
-def derive(first: Path, target: Target, output: Path, alter: bool = False) -> bool:
-    """Write at `output` the PEX pex builds with `first`'s sources and options for `target`; False (and nothing
-    written) when `first` is not a PEX this module can derive from. `alter` (for the tests alone) adds a byte to
-    `__main__.py`, as a future pex that wrote it differently would."""
-    archive = read_archive(first.read_bytes())
+def derive(first: Path, target: Target, output: Path, alter: bool = False) -> Optional[str]:
+    """Write at `output` the PEX pex builds with `first`'s sources and options for `target`: None when written,
+    else why not (nothing written). `alter` (for the tests alone) adds a byte to `__main__.py`, as a future pex that
+    wrote it differently would."""
+
+    def write() -> None:
+        archive = readable(first)
+        entry_point = entry_point_of(archive, target, console_scripts(archive) if target.console_script else {})
+        if entry_point is None:
+            raise Refusal(f"the console script {target.console_script} is not in exactly one distribution")
+        records = [(archive, entry) for entry in archive.entries]
+        rewrite(archive, {"entry_point": entry_point}, records, output, alter)
+
+    return attempt(write)
+
+
+def readable(path: Path) -> Archive:
+    archive = read_archive(path.read_bytes())
     if archive is None:
-        return False
-    entry_point = entry_point_of(archive, target, console_scripts(archive) if target.console_script else {})
-    if entry_point is None:
-        return False
-    records = [(archive, entry) for entry in archive.entries]
-    return rewrite(archive, {"entry_point": entry_point}, records, output, alter)
+        raise Refusal(f"{path.name} is not a zip of the kind this backend rewrites (zip64, a comment, ...)")
+    return archive
 
 
-def splice(base: Path, small: Path, wheel: str, output: Path) -> bool:
+def splice(base: Path, small: Path, wheel: str, output: Path) -> Optional[str]:
     """Write at `output` the PEX pex builds with `base`'s sources and options but another build of the project's
     wheel `wheel` (a file name, the same as in `base`), taken from `small`, a PEX pex built with it (and with
-    every other distribution excluded): `base`'s records with the wheel's replaced by `small`'s. False (and
-    nothing written) where that is not done."""
-    base_archive, small_archive = read_archive(base.read_bytes()), read_archive(small.read_bytes())
-    if base_archive is None or small_archive is None:
-        return False
-    prefix = f".deps/{wheel}/"
-    block = [entry for entry in small_archive.entries if entry.info.filename.startswith(prefix)]
-    at = [i for i, entry in enumerate(base_archive.entries) if entry.info.filename.startswith(prefix)]
-    if not block or not at or at != list(range(at[0], at[-1] + 1)):
-        return False
-    base_distributions = json.loads(read_entry(base_archive, PEX_INFO) or b"{}").get("distributions", {})
-    fingerprint = json.loads(read_entry(small_archive, PEX_INFO) or b"{}").get("distributions", {}).get(wheel)
-    if wheel not in base_distributions or not fingerprint:
-        return False
-    records = [(base_archive, entry) for entry in base_archive.entries[: at[0]]]
-    records += [(small_archive, entry) for entry in block]
-    records += [(base_archive, entry) for entry in base_archive.entries[at[-1] + 1 :]]
-    return rewrite(base_archive, {"distributions": dict(base_distributions, **{wheel: fingerprint})}, records, output)
+    every other distribution excluded): `base`'s records with the wheel's replaced by `small`'s. None when
+    written, else why not (nothing written)."""
+
+    def write() -> None:
+        base_archive, small_archive = readable(base), readable(small)
+        prefix = f".deps/{wheel}/"
+        block = [entry for entry in small_archive.entries if entry.info.filename.startswith(prefix)]
+        at = [i for i, entry in enumerate(base_archive.entries) if entry.info.filename.startswith(prefix)]
+        if not block or not at or at != list(range(at[0], at[-1] + 1)):
+            raise Refusal(f"{wheel} is not one run of entries in both PEX files")
+        base_info, small_info = (json.loads(read_entry(a, PEX_INFO) or b"{}") for a in (base_archive, small_archive))
+        changes = project_part(base_info, small_info, wheel)
+        if changes is None:
+            raise Refusal(f"PEX-INFO has fields the project's part lacks, or no {wheel}")
+        records = [(base_archive, entry) for entry in base_archive.entries[: at[0]]]
+        records += [(small_archive, entry) for entry in block]
+        records += [(base_archive, entry) for entry in base_archive.entries[at[-1] + 1 :]]
+        rewrite(base_archive, changes, records, output)
+
+    return attempt(write)
+
+
+def project_part(base: Dict[str, Any], small: Dict[str, Any], wheel: str) -> Optional[Dict[str, Any]]:
+    """What of PEX-INFO comes from the project's wheel: the wheel's fingerprint in `distributions`, and every other
+    field in which pex's run of the project's part differs from the base (the `entry_point` a console script
+    resolves to, say), as that run was given everything the full build is, less the other distributions
+    (`excluded`). None when the base has a field that run lacks: a shape not known here."""
+    distributions, fingerprint = base.get("distributions", {}), small.get("distributions", {}).get(wheel)
+    if wheel not in distributions or not fingerprint:
+        return None
+    own = ("distributions", "excluded", "pex_hash")
+    if any(name not in small for name in base if name not in own):
+        return None
+    changes = {name: value for name, value in small.items() if name not in own and base.get(name) != value}
+    return {**changes, "distributions": dict(distributions, **{wheel: fingerprint})}
 
 
 def read_entry(archive: Archive, name: str) -> Optional[bytes]:
@@ -234,39 +279,40 @@ def rewrite(
     records: List[Tuple[Archive, Entry]],
     output: Path,
     alter: bool = False,
-) -> bool:
+) -> None:
     """Write `records` as a zipapp with `archive`'s shebang, PEX-INFO changed by `changes` and the boot scripts
-    given its new hash (those three written by pex's code); False (and nothing written) where that is not done."""
+    given its new hash (those three written by pex's code); `Refusal` (and nothing written) where that is not
+    done."""
     names = {entry.info.filename: entry for entry in archive.entries}
     if PEX_INFO not in names or not all(name in names for name in BOOT_SCRIPTS):
-        return False
+        raise Refusal("no PEX-INFO or boot scripts where pex writes them")
     first_info = read_entry(archive, PEX_INFO) or b""
     boots = [(read_entry(archive, name) or b"").decode("utf-8") for name in BOOT_SCRIPTS]
     if json.loads(first_info).get("script") or json.loads(first_info).get("pex_path"):
-        return False  # pex finds scripts (and searches a PEX path) in ways not repeated here
+        raise Refusal("a script or a PEX path (pex finds them in ways not repeated here)")
     made = pex_info_for(first_info, changes)
     if made is None:
-        return False
+        raise Refusal("PEX-INFO is not what pex's PexInfo dumps")
     info, old_hash, new_hash = made
     replaced = {PEX_INFO: info}
     for name, text in zip(BOOT_SCRIPTS, boots):
         new_text = boot_script(text, old_hash, new_hash)
         if new_text is None:
-            return False
+            raise Refusal(f"{name} does not name the PEX's hash once")
         replaced[name] = new_text.encode("utf-8")
     head = archive.data[: min(entry.start for entry in archive.entries)]
     if head.count(b"\n") > 1:
         # An `--sh-boot` script: a zipapp's names the directory the PEX installs to by its hash; a venv's names
         # one hashed from more than that, which is left to pex.
         if json.loads(first_info).get("venv") or head.count(old_hash.encode()) != 1:
-            return False
+            raise Refusal("a venv PEX's sh-boot script")
         head = head.replace(old_hash.encode(), new_hash.encode())
     if alter:
         replaced[BOOT_SCRIPTS[0]] += b"\n"
     with tempfile.TemporaryDirectory(prefix="sibling-", dir=output.parent) as work:
         fresh = written_by_pex({n: (content, names[n].info) for n, content in replaced.items()}, Path(work))
     if fresh is None or not all(same_header(e.info, names[e.info.filename].info) for e in fresh.entries):
-        return False
+        raise Refusal("pex's zip writer gave entries with other headers")
     by_name = {entry.info.filename: entry for entry in fresh.entries}
     write(
         archive,
@@ -274,25 +320,31 @@ def rewrite(
         [(fresh, by_name[e.info.filename]) if e.info.filename in by_name else (a, e) for a, e in records],
         output,
     )
-    return True
 
 
 def write(archive: Archive, head: bytes, records: List[Tuple[Archive, Entry]], output: Path) -> None:
     """A zipapp of `head` (the shebang or sh-boot script, as long as `archive`'s) and the given records, each
     copied as it is (local header, compressed data), and a central directory of theirs pointing at where they now
     are."""
+    size = len(head) + sum(e.end - e.start + len(e.central) for _, e in records) + len(archive.end)
+    if len(records) >= zipfile.ZIP_FILECOUNT_LIMIT or size > zipfile.ZIP64_LIMIT:
+        # pex (Python's zipfile) writes zip64 records and extras there; this writer does not.
+        raise Refusal(f"{len(records)} entries, {size} bytes: a zip that needs zip64")
     partial = output.with_name(output.name + ".partial")
     central: List[bytes] = []
-    with open(partial, "wb") as out:
-        out.write(head)
-        for source, entry in records:
-            central.append(relocated(entry.central, out.tell() - archive.shift))
-            out.write(source.data[entry.start : entry.end])
-        central_start = out.tell()
-        directory = b"".join(central)
-        out.write(directory)
-        end = bytearray(archive.end)
-        struct.pack_into("<2H2L", end, 8, len(records), len(records), len(directory), central_start - archive.shift)
-        out.write(bytes(end))
-    os.chmod(partial, os.stat(partial).st_mode | 0o111)  # as pex's chmod_plus_x
-    os.replace(partial, output)
+    try:
+        with open(partial, "wb") as out:
+            out.write(head)
+            for source, entry in records:
+                central.append(relocated(entry.central, out.tell() - archive.shift))
+                out.write(source.data[entry.start : entry.end])
+            central_start = out.tell()
+            directory = b"".join(central)
+            out.write(directory)
+            end = bytearray(archive.end)
+            struct.pack_into("<2H2L", end, 8, len(records), len(records), len(directory), central_start - archive.shift)
+            out.write(bytes(end))
+        os.chmod(partial, os.stat(partial).st_mode | 0o111)  # as pex's chmod_plus_x
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)

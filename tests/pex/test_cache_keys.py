@@ -1,17 +1,23 @@
-"""Each input the README lists as part of a build cache key: changing it resolves (or builds) again, changing
-nothing reuses everything. One warm build of `sample_projects/hello`; each case builds a copy with one change."""
+"""Every input a user can change between two builds: changed after warm builds (whose shortcuts, sibling derivation
+and splicing, are proven and in use), the build resolves or builds again exactly as the keys say, and every PEX
+it writes is byte for byte what a build with the cache off writes from the same sources.
+
+One warm `sample_projects/hello` (three builds, so that splicing is proven); each case builds a copy with one
+change, into the build cache the cases share, then the same sources with `PEXBIN_NO_CACHE=1`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import pytest
-from conftest import SAMPLES, Project, run
+from conftest import IGNORED, ROOT, SAMPLES, Project, find_python, run
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 WHAT = "hello==1.0's requirements"
@@ -23,18 +29,41 @@ class Case:
 
     project: Project
     links: Path
+    frontend: str = "uv"
+    args: List[str] = field(default_factory=lambda: ["--wheel"])
+    names: List[str] = field(default_factory=lambda: list(HELLO))
 
     @property
     def pyproject(self) -> Path:
         return self.project.path / "pyproject.toml"
 
+    @property
+    def out(self) -> Path:
+        return self.project.path.parent / "dist"
+
     def table(self, lines: str) -> None:
         """Add `lines` at the top of `[tool.pexbin]`."""
         self.pyproject.write_text(self.pyproject.read_text().replace("[tool.pexbin]\n", f"[tool.pexbin]\n{lines}\n"))
 
-    def build(self) -> str:
-        result = self.project.build("uv", self.project.path.parent / "dist", "--wheel")
+    def replace(self, path: str, old: str, new: str) -> None:
+        file = self.project.path / path
+        assert old in file.read_text(), (path, old)
+        file.write_text(file.read_text().replace(old, new))
+
+    def build(self, project: Optional[Project] = None, out: Optional[Path] = None) -> str:
+        out = out or self.out
+        result = (project or self.project).build(self.frontend, out, *(arg.format(out=out) for arg in self.args))
         return result.stdout + result.stderr
+
+    def without_cache(self, where: Path) -> Dict[str, str]:
+        """The sha256 of each PEX the same sources give with the cache off (pex builds every one)."""
+        said = self.build(Project(self.project.path, {**self.project.env, "PEXBIN_NO_CACHE": "1"}), where)
+        assert "derived from" not in said and "the project's part" not in said and "reused" not in said
+        return digests(where, self.names)
+
+
+def digests(out: Path, names: List[str]) -> Dict[str, str]:
+    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in names}
 
 
 def outcome(said: str) -> str:
@@ -54,9 +83,15 @@ def outcome(said: str) -> str:
     return f"resolved={resolved} reused_resolve={reused_resolve} written={written} reused={reused}"
 
 
+def edit(project: Project, text: str) -> None:
+    cli = project.path / "src" / "hello" / "cli.py"
+    cli.write_text(cli.read_text() + f"# {text}\n")
+
+
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory, offline_env, wheelhouse) -> Dict:
-    """hello, with a find-links directory in its table, built once into a build cache the cases share."""
+    """hello, with a find-links directory in its table, built three times (with an edit before the second and the
+    third) into a build cache the cases share: derivation and splicing are then proven and used."""
     where = tmp_path_factory.mktemp("warm")
     links = where / "links"
     links.mkdir()
@@ -66,6 +101,11 @@ def warm(tmp_path_factory, offline_env, wheelhouse) -> Dict:
     case = Case(project, links)
     case.table(f'find-links = ["{links.as_posix()}"]')
     assert outcome(case.build()) == "resolved again"
+    edit(project, "first edit")
+    case.build()
+    edit(project, "second edit")
+    third = case.build()
+    assert "pex built the project's part" in third and "derived from" in third, third
     platform = where / "here.json"
     run([sys.executable, "-m", "pex_backend", "inspect-platform", "-o", platform], env=project.env)
     return {"project": project, "links": links, "platform": platform, "wheelhouse": wheelhouse}
@@ -78,8 +118,43 @@ def unchanged(case: Case, warm: Dict) -> List[str]:
     return [case.build()]
 
 
+def frontend_python_m_build(case: Case, warm: Dict) -> List[str]:
+    case.frontend = "build"
+    return [case.build()]
+
+
+def frontend_pip_wheel(case: Case, warm: Dict) -> List[str]:
+    # pip names a new build tracker in every build's environment (PIP_BUILD_TRACKER): bookkeeping, not a setting.
+    case.frontend, case.args = "pip-wheel", ["-v", "-Cpexbin.output-dir={out}"]  # -v: the backend's lines
+    return [case.build(), case.build()]
+
+
 def project_requirement(case: Case, warm: Dict) -> List[str]:
-    case.pyproject.write_text(case.pyproject.read_text().replace('["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]'))
+    case.replace("pyproject.toml", '["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]')
+    return [case.build()]
+
+
+def project_version(case: Case, warm: Dict) -> List[str]:
+    case.replace("pyproject.toml", 'version = "1.0"', 'version = "1.0.post1"')
+    return [case.build()]
+
+
+def project_description(case: Case, warm: Dict) -> List[str]:
+    case.replace("pyproject.toml", 'version = "1.0"\n', 'version = "1.0"\ndescription = "Says hello."\n')
+    return [case.build()]
+
+
+def console_script_retargeted(case: Case, warm: Dict) -> List[str]:
+    # The same wheel name, the same resolve and options: only what `hello` points to changed.
+    other = 'def other() -> int:\n    print("B")\n    return 0\n\n\ndef main() -> int:'
+    case.replace("src/hello/cli.py", "def main() -> int:", other)
+    first = case.build()
+    case.replace("pyproject.toml", 'hello = "hello.cli:main"', 'hello = "hello.cli:other"')
+    return [first, case.build()]
+
+
+def source_edit(case: Case, warm: Dict) -> List[str]:
+    case.replace("src/hello/cli.py", 'f"hello, {name}"', 'f"hello again, {name}"')
     return [case.build()]
 
 
@@ -144,36 +219,77 @@ def lockfile_contents(case: Case, warm: Dict) -> List[str]:
     return [first, case.build()]
 
 
+def pex_version(case: Case, warm: Dict) -> List[str]:
+    case.table('pex-version = "2.105.1"')  # the older pex of pins.txt
+    return [case.build()]
+
+
+def backend_version(case: Case, warm: Dict) -> List[str]:
+    # Another build of pex-backend (one comment more in a module), the only one the frontend finds.
+    source = case.project.path.parent / "backend" / "pex-backend"
+    shutil.copytree(ROOT, source, ignore=IGNORED)
+    (source / "pex_backend" / "version.py").write_text((source / "pex_backend" / "version.py").read_text() + "# 2\n")
+    house = case.project.path.parent / "wheelhouse"
+    shutil.copytree(warm["wheelhouse"], house, ignore=shutil.ignore_patterns("pex_backend-*"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", house, source])
+    case.project.env = {**case.project.env, "UV_FIND_LINKS": str(house), "PIP_FIND_LINKS": str(house)}
+    return [case.build()]
+
+
+def build_interpreter(case: Case, warm: Dict) -> List[str]:
+    other = find_python("3.12" if sys.version_info[:2] != (3, 12) else "3.11")
+    if other is None:
+        pytest.skip("no second local CPython (3.12, or 3.11 under 3.12) to build with")
+    case.args = ["--wheel", f"--python={other}"]
+    return [case.build()]
+
+
 def binary_field(case: Case, warm: Dict) -> List[str]:
     case.pyproject.write_text(case.pyproject.read_text() + '[tool.pexbin.overrides]\n"hello" = { shebang = "/x" }\n')
     return [case.build()]
 
 
-def source_edit(case: Case, warm: Dict) -> List[str]:
-    cli = case.project.path / "src" / "hello" / "cli.py"
-    cli.write_text(cli.read_text().replace('f"hello, {name}"', 'f"hello again, {name}"'))
+def binary_fields_at_the_top(case: Case, warm: Dict) -> List[str]:
+    case.table('inherit-path = "fallback"\nstrip-pex-env = false\nenv = { GREETING = "hi" }\nargs = ["Kim"]')
     return [case.build()]
 
 
+def layout_and_compression(case: Case, warm: Dict) -> List[str]:
+    case.table("compress = false\nsh-boot = true")
+    return [case.build()]
+
+
+REUSED, RESOLVED, REBUILT = "everything reused", "resolved again", "every PEX built again from the cached resolve"
 CASES: Dict[Callable[[Case, Dict], List[str]], List[str]] = {
-    unchanged: ["everything reused"],
-    project_requirement: ["resolved again"],
-    table_dependencies: ["resolved again"],
-    interpreter_constraints: ["resolved again"],
-    platforms: ["resolved again"],
-    complete_platform_contents: ["resolved again", "resolved again"],
-    table_index_urls: ["resolved again"],
-    find_links_listing: ["resolved again"],
-    pip_variable: ["resolved again"],
-    pip_configuration_file: ["resolved again", "resolved again"],
-    lockfile_contents: ["resolved again", "resolved again"],
+    unchanged: [REUSED],
+    frontend_python_m_build: [REUSED],
+    frontend_pip_wheel: [REUSED, REUSED],
+    project_requirement: [RESOLVED],
+    project_version: [RESOLVED],
+    project_description: [REBUILT],
+    console_script_retargeted: [REBUILT, REBUILT],
+    source_edit: [REBUILT],
+    table_dependencies: [RESOLVED],
+    interpreter_constraints: [RESOLVED],
+    platforms: [RESOLVED],
+    complete_platform_contents: [RESOLVED, RESOLVED],
+    table_index_urls: [RESOLVED],
+    find_links_listing: [RESOLVED],
+    pip_variable: [RESOLVED],
+    pip_configuration_file: [RESOLVED, RESOLVED],
+    lockfile_contents: [RESOLVED, RESOLVED],
+    pex_version: [RESOLVED],
+    backend_version: [RESOLVED],
+    build_interpreter: [RESOLVED],
     binary_field: ["hello.pex alone built again"],
-    source_edit: ["every PEX built again from the cached resolve"],
+    binary_fields_at_the_top: [REBUILT],
+    layout_and_compression: [REBUILT],
 }
+PRINTS: Dict[Callable, Optional[str]] = {source_edit: "hello again, Kim", console_script_retargeted: "B"}
 
 
 @pytest.mark.parametrize("change", CASES, ids=[change.__name__ for change in CASES])
-def test_a_change_to_one_input_resolves_or_builds_again(warm, tmp_path, change):
+def test_a_change_to_one_input_builds_what_a_build_without_the_cache_builds(warm, tmp_path, change):
     project = Project(tmp_path / "hello", dict(warm["project"].env))
     shutil.copytree(warm["project"].path, project.path)
     links = tmp_path / "links"
@@ -181,6 +297,7 @@ def test_a_change_to_one_input_resolves_or_builds_again(warm, tmp_path, change):
     case = Case(project, links)
     case.pyproject.write_text(case.pyproject.read_text().replace(warm["links"].as_posix(), links.as_posix()))
     assert [outcome(said) for said in change(case, warm)] == CASES[change]
-    pex = tmp_path / "dist" / "hello.pex"
-    expected = "hello again, Kim" if change is source_edit else "hello, Kim"
-    assert expected in run([sys.executable, pex, "Kim"]).stdout
+    assert digests(case.out, case.names) == case.without_cache(tmp_path / "without-cache")
+    pex = case.out / "hello.pex"
+    output = run([sys.executable, pex, "Kim"]).stdout if not (case.out / "hello.pex").is_dir() else ""
+    assert PRINTS.get(change, "hello, Kim") in output

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Dict, Sequence
 
-from conftest import pex_info, run_pex
+from conftest import pex_info, run, run_pex
 
-from pex_backend.pex.siblings import Target, derive
+from pex_backend.pex.siblings import Entry, Target, attempt, derive, read_archive, write
 
 TOOLBOX = {
     "moo.pex": "toolbox.cli:moo",
@@ -106,8 +107,45 @@ def test_what_derivation_does_not_know_is_left_to_pex(tmp_path):
     with zipfile.ZipFile(plain, "w") as archive:
         archive.writestr("PEX-INFO", "{}")
         archive.comment = b"a comment"
-    assert derive(plain, Target(entry_point="x"), tmp_path / "out.pex") is False
+    assert "not a zip of the kind" in derive(plain, Target(entry_point="x"), tmp_path / "out.pex")
     with zipfile.ZipFile(plain, "w") as archive:
         archive.writestr("__main__.py", "")
-    assert derive(plain, Target(entry_point="x"), tmp_path / "out.pex") is False
-    assert not (tmp_path / "out.pex").exists()
+    assert "no PEX-INFO" in derive(plain, Target(entry_point="x"), tmp_path / "out.pex")
+    assert list(tmp_path.iterdir()) == [plain]
+
+
+def a_pex(tmp_path: Path) -> Path:
+    """A small zipapp PEX, as pex builds it."""
+    source = tmp_path / "src" / "app.py"
+    source.parent.mkdir()
+    source.write_text("print('app')\n")
+    pex = tmp_path / "app.pex"
+    run([sys.executable, "-m", "pex", "-D", source.parent, "-e", "app", "-o", pex])
+    return pex
+
+
+def test_a_pex_whose_code_differs_from_the_proven_is_left_to_pex(tmp_path, monkeypatch):
+    first = a_pex(tmp_path)
+    assert derive(first, Target(entry_point="app:main"), tmp_path / "ok.pex") is None
+    # A pex whose writer takes other arguments (say, no `compress`): the shortcut says so, and writes nothing.
+    from pex.common import ZipFileEx
+
+    def older(self, filename, arcname=None, deterministic=True):
+        self.write(filename, arcname)
+
+    monkeypatch.setattr(ZipFileEx, "write_deterministic", older)
+    why = derive(first, Target(entry_point="app:other"), tmp_path / "other.pex")
+    assert why.startswith("pex's code is not what was proven (TypeError: ") and "'compress'" in why, why
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.pex", "ok.pex", "src"]
+
+
+def test_an_output_that_would_need_zip64_is_left_to_pex(tmp_path):
+    first = a_pex(tmp_path)
+    archive = read_archive(first.read_bytes())
+    head = archive.data[: archive.entries[0].start]
+    output = tmp_path / "big.pex"
+    many = [(archive, archive.entries[0])] * zipfile.ZIP_FILECOUNT_LIMIT
+    assert "needs zip64" in attempt(lambda: write(archive, head, many, output))
+    large = Entry(archive.entries[0].info, 0, zipfile.ZIP64_LIMIT, archive.entries[0].central)
+    assert "needs zip64" in attempt(lambda: write(archive, head, [(archive, large)], output))
+    assert not output.exists() and not output.with_name("big.pex.partial").exists()

@@ -48,3 +48,10 @@ def announce(built: Sequence[BuiltBinary]) -> None:
         if item.scies:
             scies = ", ".join(scie.as_posix() for scie in item.scies)
             print(f"pex-backend: wrote {scies} (pex's scie of {item.path.name})", flush=True)
+
+
+def fallback(name: str, why: str, log: str = "") -> None:
+    """One line for a shortcut not taken (pex builds that PEX), with pex's output when pex failed."""
+    print(f"pex-backend: notice: pex builds {name} itself: {why}", flush=True)
+    if log.strip():
+        print("\n".join(f"pex-backend:   {line}" for line in log.strip().splitlines()[-40:]), flush=True)

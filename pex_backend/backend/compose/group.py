@@ -27,6 +27,7 @@ from pex_backend.pex.siblings import Target, derive, splice
 from pex_backend.pex.workers import Interpreter, PexWorkers
 from pex_backend.timings import step
 
+from . import resolvers
 from .args import (
     base_requirements,
     binary_args,
@@ -37,7 +38,7 @@ from .args import (
     stable_args,
     target_args,
 )
-from .built import BuiltBinary
+from .built import BuiltBinary, fallback
 from .failures import pex_failure
 from .keys import resolve_inputs
 
@@ -86,9 +87,11 @@ class GroupBuild:
         self.lock = lock_args(self.table, self.group, self.project_root)
         self.exclusions = [arg for name in self.excludes for arg in ("--exclude", name)]
         self.requirements = base_requirements(self.wheel) + list(self.group.requirements)
+        self.resolver = resolvers.choose(self.table, self.group, self.targets)
         self.inputs = resolve_inputs(
             self.group, self.requirements, self.table, [*self.lock, *self.resolving, *self.exclusions], self.interpreter
         )
+        self.inputs.update(resolvers.key_inputs(self.resolver, self.project_root))
         self.resolve_key = key_of(self.inputs)
         self.wheel_digest = file_digest(self.wheel.path)
         self.project = f"{self.wheel.name}=={self.wheel.version}"
@@ -105,19 +108,13 @@ class GroupBuild:
         if found:
             print(f"pex-backend: reused the resolve of {what} from the build cache", flush=True)
             return found / "resolve" / ".deps"
-        started = time.monotonic()
         directory = self.cache.fresh() if self.cache else Path(tempfile.mkdtemp(prefix="resolve-", dir=self.staging))
         # A loose PEX of wheel files: its `.deps` is the resolve, as wheels pex can take back pre-resolved.
-        ignore = ["--ignore-errors"] if self.group.ignore_errors else []
-        args = [*self.requirements, *self.lock, *self.resolving, *self.exclusions, *ignore]
-        args += ["--no-pre-install-wheels", "--layout=loose"]
-        code, output = self.workers.run([*args, "-o", str(directory / "resolve")], self.staging)
-        if code != 0:
+        try:
+            resolvers.resolve(self, directory, what)
+        except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
-            raise pex_failure(f"resolving {what}", output, self.group, self.table)
-        count = len(self.group.binaries)
-        shared = f" once for {count} PEX files" if count > 1 else ""
-        print(f"pex-backend: resolved {what}{shared} ({time.monotonic() - started:.1f} s)", flush=True)
+            raise
         if self.cache:
             # What later builds read (the wheels, and PEX-INFO for `dependencies`), not pex's bootstrap code.
             for path in (directory / "resolve").iterdir():
@@ -153,7 +150,9 @@ class GroupBuild:
         that resolves per binary, `ignore-errors`, gets the same wheels from the same index settings)."""
         if self.digests is None:
             wheels = self.resolution() if self.group.include_requirements else None
-            self.digests = {path.name: file_digest(path) for path in sorted(wheels.glob("*.whl"))} if wheels else {}
+            hashes = resolvers.artifact_hashes(wheels) if wheels else {}
+            found = sorted(wheels.glob("*.whl")) if wheels else []
+            self.digests = {path.name: hashes.get(path.name) or file_digest(path) for path in found}
         return self.digests
 
     def key(self, binary: BinarySpec) -> str:
@@ -248,11 +247,15 @@ class GroupBuild:
             args = [*self.sources(), *binary_args(binary), *excluded, "-o", str(small)]
             code, log = self.workers.run(args, self.staging)
         if code != 0:
-            return None  # pex builds the whole PEX, and says what is wrong
+            fallback(f"{binary.name}.pex", "pex's run of the project's part alone failed", log)
+            return None
         with step(f"splicing {binary.name}.pex"):
-            done = splice(base, small, self.wheel.path.name, output)
+            why_not = splice(base, small, self.wheel.path.name, output)
         small.unlink()
-        return BuiltBinary(binary, output, time.monotonic() - started, spliced=True) if done else None
+        if why_not:
+            fallback(f"{binary.name}.pex", why_not)
+            return None
+        return BuiltBinary(binary, output, time.monotonic() - started, spliced=True)
 
     def keep(self, built: BuiltBinary) -> BuiltBinary:
         """Put a PEX this build wrote into the cache."""
@@ -270,8 +273,10 @@ class GroupBuild:
         path = output or self.staging / f"{binary.name}.pex"
         target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
         with step(f"deriving {path.name}"):
-            if not derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS))):
-                return None
+            why_not = derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS)))
+        if why_not:
+            fallback(path.name, why_not)
+            return None
         return BuiltBinary(binary, path, time.monotonic() - started, derived_from=first.path.name)
 
     def families(self, missing: Sequence[BinarySpec]) -> List[List[BinarySpec]]:

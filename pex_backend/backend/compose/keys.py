@@ -15,6 +15,10 @@ from pex_backend.pex.cache import backend_digest
 from pex_backend.pex.cache_files import file_digest
 from pex_backend.pex.workers import Interpreter, pex_version
 
+# What pip puts in the environment of each build it runs, a new directory every time: its build tracker
+# (`PIP_REQ_TRACKER` before pip 22.1). Bookkeeping of that run, not a setting: pex's pip reads neither.
+PIP_PER_RUN = ("PIP_BUILD_TRACKER", "PIP_REQ_TRACKER")
+
 
 def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
     """A pex argument as the cache key sees it: paths that differ from build to build replaced by what they are."""
@@ -66,7 +70,7 @@ def pip_configuration_files() -> List[Path]:
 
 def pip_configuration() -> Dict[str, str]:
     """What `--use-pip-config` lets into a resolve: pip's environment variables and its configuration files."""
-    found = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    found = {k: v for k, v in os.environ.items() if k.startswith("PIP_") and k not in PIP_PER_RUN}
     for link in os.environ.get("PIP_FIND_LINKS", "").split():
         found[f"PIP_FIND_LINKS {link}"] = stable(link)
     for path in pip_configuration_files():
@@ -88,3 +92,31 @@ def resolve_inputs(
         "pex": pex_version(),
         "backend": backend_digest(),
     }
+
+
+# uv's variables that change where it keeps things or how it talks, not what it resolves.
+UV_NOT_RESOLVING = ("UV_CACHE_DIR", "UV_NO_PROGRESS", "UV_LINK_MODE", "UV_PYTHON_INSTALL_DIR", "UV_TOOL_DIR")
+
+
+def uv_configuration(project_root: Path) -> Dict[str, str]:
+    """What uv reads besides its command line: `UV_*` variables and, unless `UV_NO_CONFIG`, its configuration files
+    (`UV_CONFIG_FILE`, else the system's and the user's `uv.toml`, and the project's: the nearest `uv.toml`, or
+    `pyproject.toml` with a `[tool.uv]` table, from the project root up, where uv runs)."""
+    found = {k: v for k, v in os.environ.items() if k.startswith("UV_") and k not in UV_NOT_RESOLVING}
+    for link in os.environ.get("UV_FIND_LINKS", "").replace(",", " ").split():
+        found[f"UV_FIND_LINKS {link}"] = stable(link)
+    if os.environ.get("UV_NO_CONFIG", "").lower() in ("1", "true", "yes", "on"):
+        return found
+    config_file = os.environ.get("UV_CONFIG_FILE")
+    xdg_dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    files = [Path(d, "uv", "uv.toml") for d in xdg_dirs] + [Path("/etc/uv/uv.toml"), user / "uv" / "uv.toml"]
+    for directory in [] if config_file else [project_root.resolve(), *project_root.resolve().parents]:
+        pyproject = directory / "pyproject.toml"
+        if (directory / "uv.toml").is_file() or (pyproject.is_file() and b"[tool.uv" in pyproject.read_bytes()):
+            files.append(directory / "uv.toml" if (directory / "uv.toml").is_file() else pyproject)
+            break
+    for path in [Path(config_file)] if config_file else files:
+        if path.is_file():
+            found[str(path)] = file_digest(path)
+    return found

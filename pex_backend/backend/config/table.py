@@ -15,6 +15,7 @@ from .kinds import (
     OUTPUT_NAME,
     PIP_VERSION,
     VERSION,
+    Choice,
     Str,
     StrList,
     StrTable,
@@ -105,6 +106,16 @@ class TableOptions:
         f"Unset, it is pip {DEFAULT_PIP_VERSION} (pinned by pex-backend, a modern pip that builds sdists through "
         "their own build backends), or pex's own default when `pex-version` pins a pex that may not know it.",
         'pip-version = "latest"',
+        pants=False,
+    )
+    resolver: str = option(
+        Choice(("uv", "pip")),
+        "uv",
+        "What resolves the requirements of each group of binaries: `uv` (uv resolves and installs them into a "
+        "virtual environment, which pex takes them from) or `pip` (pex's own resolve, with pip). pip resolves "
+        "wherever uv cannot (`platforms`, `complete-platforms`, `ignore-errors`, a pex lock, interpreter "
+        "constraints the build interpreter does not meet), with one notice naming the key.",
+        'resolver = "pip"',
         pants=False,
     )
     index_urls: Optional[Tuple[str, ...]] = option(

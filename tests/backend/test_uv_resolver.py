@@ -1,0 +1,101 @@
+"""uv resolves (`resolver = "uv"`, the default): through `uv build` and `python -m build`, the same pins as pip's
+resolve, byte-identical builds, pip where uv cannot resolve, and `uv.lock` as a resolve."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+from conftest import listing, pex_info, run, run_pex
+
+HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+
+
+def digests(out: Path) -> Dict[str, str]:
+    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in HELLO}
+
+
+def said(result) -> str:
+    return result.stdout + result.stderr  # uv build passes the backend's output on to stderr
+
+
+def use_resolver(project, resolver: str) -> None:
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace("[tool.pexbin]\n", f'[tool.pexbin]\nresolver = "{resolver}"\n'))
+
+
+@pytest.mark.parametrize("frontend", ["uv", "build"])
+def test_uv_resolves_the_pins_pip_resolves(sample, tmp_path, frontend):
+    project = sample("hello")
+    result = project.build(frontend, tmp_path / "uv", "--wheel")
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files (with uv, " in said(result)
+    assert set(HELLO) <= set(listing(tmp_path / "uv"))
+    assert "hello, Bob" in run_pex(tmp_path / "uv" / "hello.pex", "Bob").stdout
+    use_resolver(project, "pip")
+    result = project.build(frontend, tmp_path / "pip", "--wheel")
+    assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files (with pip, " in said(result)
+    for name in HELLO:
+        uv, pip = pex_info(tmp_path / "uv" / name), pex_info(tmp_path / "pip" / name)
+        assert uv["requirements"] == pip["requirements"]
+        assert sorted(uv["distributions"]) == sorted(pip["distributions"])
+
+
+def test_two_cold_builds_are_byte_identical_and_so_is_a_cache_off_build(sample, tmp_path):
+    project = sample("hello")
+    first = project.build("uv", tmp_path / "first", "--wheel")
+    assert "(with uv, " in said(first)
+    # Another empty build cache and PEX_ROOT: everything is resolved and built again.
+    project.env = {**project.env, "PEXBIN_CACHE_DIR": str(tmp_path / "cache2"), "PEX_ROOT": str(tmp_path / "root2")}
+    second = project.build("uv", tmp_path / "second", "--wheel")
+    assert "(with uv, " in said(second)
+    assert digests(tmp_path / "first") == digests(tmp_path / "second")
+    warm = project.build("uv", tmp_path / "warm", "--wheel")
+    assert "reused the resolve" in said(warm) or "reused hello.pex" in said(warm)
+    project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
+    cold = project.build("uv", tmp_path / "off", "--wheel")
+    assert "(with uv, " in said(cold)
+    assert digests(tmp_path / "warm") == digests(tmp_path / "off") == digests(tmp_path / "first")
+
+
+def test_complete_platforms_fall_back_to_pip_with_one_notice(sample, tmp_path):
+    project = sample("hello")
+    (project.path / "platforms").mkdir()
+    inspect = [sys.executable, "-m", "pex_backend", "inspect-platform", "--python", sys.executable]
+    run([*inspect, "-o", project.path / "platforms" / "here.json"], env=project.env)
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace("[tool.pexbin]\n", '[tool.pexbin]\ncomplete-platforms = ["platforms/here.json"]\n'))
+    output = said(project.build("uv", tmp_path / "out", "--wheel"))
+    notice = "pex-backend: pip resolves hello==1.0's requirements: uv cannot for tool.pexbin.complete-platforms"
+    assert output.count(notice) == 1
+    assert "(with pip, " in output
+    assert "hello, Bob" in run_pex(tmp_path / "out" / "hello.pex", "Bob").stdout
+
+
+def asked_for(project, bin_dir: Path, path: str) -> List[str]:
+    """What the hook asks the frontend for, in an environment with pex-backend and no uv package."""
+    command = "import json, pex_backend; print(json.dumps(pex_backend.get_requires_for_build_wheel()))"
+    env = {k: v for k, v in project.env.items() if k != "UV"}
+    printed = run([bin_dir / "python", "-c", command], cwd=project.path, env={**env, "PATH": path}).stdout
+    return json.loads(printed.splitlines()[-1])
+
+
+def test_uv_is_asked_for_only_when_no_uv_is_at_hand(sample, installer, wheelhouse, tmp_path):
+    bin_dir = installer(next(wheelhouse.glob("pex_backend-*.whl")))
+    project = sample("hello")
+    with_uv = tmp_path / "with-uv"
+    with_uv.mkdir()
+    (with_uv / "uv").symlink_to(Path(sys.executable).with_name("uv"))
+    assert "uv>=0.8" in asked_for(project, bin_dir, "/usr/bin:/bin")
+    assert "uv>=0.8" not in asked_for(project, bin_dir, f"{with_uv}:/usr/bin:/bin")
+    # A build that installed uv keeps a copy in the build cache: later builds need not install it.
+    project.env = {**project.env, "PATH": "/usr/bin:/bin"}
+    assert "(with uv, " in said(project.build("build", tmp_path / "dist", "--wheel"))
+    assert "uv>=0.8" not in asked_for(project, bin_dir, "/usr/bin:/bin")
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace("[tool.pexbin]\n", '[tool.pexbin]\nresolver = "pip"\n'))
+    project.env = {**project.env, "PEXBIN_CACHE_DIR": str(tmp_path / "empty")}
+    assert "uv>=0.8" not in asked_for(project, bin_dir, "/usr/bin:/bin")
