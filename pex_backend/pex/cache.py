@@ -25,7 +25,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from .cache_files import claim_directory, file_digest, lock, remove, remove_leftovers
+from .cache_files import claim_directory, file_digest, lock, remove, remove_leftovers, size_of
 
 # Bumped when what an entry holds, or what its key covers, changes.
 FORMAT = 2
@@ -139,6 +139,8 @@ class BuildCache:
         self.mutex = threading.Lock()
         self.whole: Set[Path] = set()
         """The entries this build found whole; it holds their locks, so they stay so."""
+        self.unlockable = False
+        """Whether this build found that the cache's file system takes no locks (and said so)."""
         self.close = weakref.finalize(self, release, self.session, self.held)
 
     def path(self, kind: str, key: str) -> Path:
@@ -161,7 +163,8 @@ class BuildCache:
             fd = os.open(manifest, os.O_RDONLY)
         except OSError:
             return None
-        lock(fd, exclusive=False)
+        if lock(fd, exclusive=False) is None:
+            self.say_unlockable()
         try:
             still_there = os.path.samestat(os.fstat(fd), os.stat(manifest))
         except OSError:
@@ -199,9 +202,26 @@ class BuildCache:
             return path
         if copy:
             remove(copy[1])
+        if fd is not None:
+            self.let_go(fd)  # so that `drop` can take the entry's exclusive lock
         if problem:
             self.drop(path, f"{what}: {problem}")
         return None
+
+    def let_go(self, fd: int) -> None:
+        with self.mutex:
+            self.held.remove(fd)
+        os.close(fd)
+
+    def say_unlockable(self) -> None:
+        with self.mutex:
+            said, self.unlockable = self.unlockable, True
+        if not said:
+            print(
+                f"pex-backend: notice: the build cache's file system takes no file locks ({self.root}): builds keep "
+                "what they supersede there, and `pexbin cache prune` removes nothing from it",
+                flush=True,
+            )
 
     def looks_whole(self, kind: str, key: str) -> bool:
         """Whether the entry is there with every file of its manifest at its size: a quick look (no hashing) for a
@@ -221,14 +241,39 @@ class BuildCache:
             return None
 
     def drop(self, path: Path, why: str) -> None:
-        """Take a damaged entry out of the cache: renamed aside first, so no build sees it half removed."""
-        aside = self.fresh() / "dropped"
+        """Take a damaged entry out of the cache, under its exclusive lock: left alone while another build holds it
+        (that build checks what it copies out of it, and this one builds its own)."""
+        dropped = self.take_away(path, unlocked=True) is not None
+        found = "dropped a damaged build cache entry" if dropped else "another build holds a damaged build cache entry"
+        print(f"pex-backend: {found} ({why}); building it again", flush=True)
+
+    def take_away(self, entry: Path, unlocked: bool = False) -> Optional[int]:
+        """Remove an entry no build holds, renamed aside under its exclusive lock first: its size, or None when a
+        build holds it, or when the lock cannot be taken at all (unless `unlocked`, for an entry no build can use).
+        """
         try:
-            os.rename(path, aside)
+            fd: Optional[int] = os.open(entry / MANIFEST, os.O_RDWR)
         except OSError:
-            return  # another build dropped it first
+            fd = None  # a damaged entry, or an older format's directory
+        try:
+            if fd is not None:
+                locked = lock(fd, exclusive=True, wait=False)
+                if locked is False or (locked is None and not unlocked):
+                    return None
+                with contextlib.suppress(OSError):
+                    if not os.path.samestat(os.fstat(fd), os.stat(entry / MANIFEST)):
+                        return 0  # taken away (and published again) while this waited for the lock
+            size = size_of(entry)
+            aside = self.fresh() / "taken-away"
+            try:
+                os.rename(entry, aside)
+            except OSError:
+                return 0  # another build took it away first
+        finally:
+            if fd is not None:
+                os.close(fd)
         shutil.rmtree(aside, ignore_errors=True)
-        print(f"pex-backend: dropped a damaged build cache entry ({why}); building it again", flush=True)
+        return size
 
     def publish(self, filled: Path, kind: str, key: str, inputs: Any) -> Path:
         """Make a filled directory the entry for `key`, with its manifest, and hold it for this build. If another

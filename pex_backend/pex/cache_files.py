@@ -61,9 +61,18 @@ def lock(fd: int, exclusive: bool, wait: bool = True) -> Optional[bool]:
         fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         return False
-    except OSError:
+    except OSError:  # ENOLCK (NFS without lockd), EOPNOTSUPP, ENOSYS: a file system that takes no locks
         return None
     return True
+
+
+def locks_work(directory: Path) -> bool:
+    """Whether the file system of `directory` takes advisory locks."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        return lock(fd, exclusive=False, wait=False) is not None
+    finally:
+        os.close(fd)
 
 
 def remove(path: Path) -> None:

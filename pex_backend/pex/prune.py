@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from .cache import FORMAT, KINDS, MANIFEST, SCRATCH, BuildCache, open_cache
-from .cache_files import age, lock, size_of
+from pex_backend.errors import BuildError
+
+from .cache import FORMAT, KINDS, SCRATCH, open_cache
+from .cache_files import age, locks_work, size_of
 
 
 def usage(root: Path) -> List[Tuple[str, Optional[int], int]]:
@@ -26,6 +26,11 @@ def usage(root: Path) -> List[Tuple[str, Optional[int], int]]:
 def prune(root: Path, unused_for: Optional[float]) -> Tuple[int, int, int]:
     """Remove the entries not used for `unused_for` seconds (every entry, and older formats, for None) that no
     build is using, and what killed builds left: (entries removed, bytes freed, entries kept as in use)."""
+    if root.is_dir() and not locks_work(root):
+        raise BuildError(
+            f"{root} is on a file system that takes no file locks, so the entries a running build is using cannot "
+            "be told apart from the others: nothing was removed"
+        )
     cache = open_cache(root)
     if cache is None:
         return 0, 0, 0
@@ -36,7 +41,7 @@ def prune(root: Path, unused_for: Optional[float]) -> Tuple[int, int, int]:
             for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
                 if unused_for is not None and age(entry) < unused_for:
                     continue
-                size = take_away(cache, entry)
+                size = cache.take_away(entry)
                 if size is None:
                     busy += 1
                 else:
@@ -44,30 +49,7 @@ def prune(root: Path, unused_for: Optional[float]) -> Tuple[int, int, int]:
         if unused_for is None:
             for other in root.glob("v*"):
                 if other.is_dir() and other.name != cache.base.name:
-                    freed += take_away(cache, other) or 0
+                    freed += cache.take_away(other) or 0
     finally:
         cache.close()
     return removed, freed, busy
-
-
-def take_away(cache: BuildCache, entry: Path) -> Optional[int]:
-    """Remove an entry no build holds, renaming it aside under its exclusive lock first; its size, or None when a
-    build is using it."""
-    try:
-        fd: Optional[int] = os.open(entry / MANIFEST, os.O_RDWR)
-    except OSError:
-        fd = None  # a damaged entry, or an older format's directory
-    try:
-        if fd is not None and lock(fd, exclusive=True, wait=False) is False:
-            return None
-        size = size_of(entry)
-        aside = cache.fresh() / "pruned"
-        try:
-            os.rename(entry, aside)
-        except OSError:
-            return 0
-    finally:
-        if fd is not None:
-            os.close(fd)
-    shutil.rmtree(aside, ignore_errors=True)
-    return size

@@ -1,4 +1,5 @@
-"""Runs `pex` command lines sent on stdin (one JSON object per line), importing pex once for all of them.
+"""Runs `pex` command lines sent on stdin (one JSON object per line), importing pex once for all of them; what they
+print goes to the worker's stderr, a file `workers.PexWorkers` reads.
 
 Started as a script by `workers.PexWorkers`, never imported: pex's command line is called through the function its
 `pex` console script names, so each build is exactly what `pex ARGS` would do, minus the interpreter start and the
@@ -8,50 +9,39 @@ imports (about 0.7 s of every separate `pex` run).
 import json
 import os
 import sys
-import tempfile
 import traceback
 
 
 def run(args, cwd):
-    """Run one `pex` command line; its exit code and everything it (and its subprocesses) printed."""
+    """Run one `pex` command line: its exit code. What it (and its subprocesses) print goes to the worker's log."""
     from pex.bin.pex import main
 
-    with tempfile.TemporaryFile() as log:
+    code = 0
+    try:
+        os.chdir(cwd)
+        main(args)
+    except SystemExit as exit:
+        if isinstance(exit.code, int):
+            code = exit.code
+        elif exit.code is not None:
+            print(exit.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        code = 0
-        try:
-            os.chdir(cwd)
-            main(args)
-        except SystemExit as exit:
-            if isinstance(exit.code, int):
-                code = exit.code
-            elif exit.code is not None:
-                print(exit.code, file=sys.stderr)
-                code = 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-        log.seek(0)
-        return code, log.read().decode("utf-8", "replace")
+    return code
 
 
 def serve():
     channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stdout to the log as well: the channel carries replies alone
     for line in sys.stdin:
         job = json.loads(line)
-        code, output = run(job["args"], job["cwd"])
-        channel.write(json.dumps({"code": code, "output": output}) + "\n")
+        code = run(job["args"], job["cwd"])
+        channel.write(json.dumps({"code": code}) + "\n")
         channel.flush()
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import compileall
+import contextlib
 import importlib.util
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
+from py_compile import PycInvalidationMode
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from pex_backend.errors import BuildError
@@ -19,6 +21,7 @@ from pex_backend.errors import BuildError
 from .cache import BuildCache, key_of
 
 JOBS = max(1, os.cpu_count() or 1)
+UNCHECKED_HASH = PycInvalidationMode.UNCHECKED_HASH
 WORKER = Path(__file__).with_name("worker.py")
 
 
@@ -30,7 +33,9 @@ def pex_version() -> str:
 
 
 def copy_key(pex: str) -> str:
-    return key_of("pex", pex, sys.version, sys.implementation.cache_tag)
+    # Its bytecode is checked by the entry's manifest, not against the sources' mtimes, which a restored cache
+    # changes (Python would compile again, and write into the entry).
+    return key_of("pex", pex, sys.version, sys.implementation.cache_tag, "unchecked-hash bytecode")
 
 
 def cached_pex(cache: BuildCache, pex: str) -> Optional[Path]:
@@ -68,7 +73,7 @@ def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
         return found
     fresh = cache.fresh()
     shutil.copytree(Path(pex.__file__).parent, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS)
+    compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS, invalidation_mode=UNCHECKED_HASH)
     return cache.publish(fresh, "pex-copies", copy_key(pex_version()), {"pex": pex_version(), "python": sys.version})
 
 
@@ -111,6 +116,18 @@ def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> Lis
     return [interpreter.python, str(WORKER), str(pex_copy)]
 
 
+class Worker(NamedTuple):
+    """A running worker, and the file its stdout and stderr go to (what pex prints, and why the worker died)."""
+
+    process: subprocess.Popen[str]
+    log: Path
+
+    def output(self, start: int = 0) -> str:
+        with self.log.open("rb") as file:
+            file.seek(start)
+            return file.read().decode("utf-8", "replace")
+
+
 class PexWorkers:
     """Up to `size` long-lived `pex` processes; `run` takes an idle one (starting it if needed) for one build."""
 
@@ -119,63 +136,97 @@ class PexWorkers:
         """How a worker starts, asked when the first one does."""
         self.started_with: Optional[List[str]] = None
         self.size = size
-        self.idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
-        self.started: List[subprocess.Popen[str]] = []
+        self.idle: List[Worker] = []
+        self.started: List[Worker] = []
+        """The workers running (idle or busy): with `starting`, never more than `size`."""
+        self.starting = 0
+        self.changed = threading.Condition()
+        """Held to change the lists above; notified when a worker becomes idle or its place is free."""
         self.lock = threading.Lock()
+        self.logs: Optional[Path] = None
 
     def __enter__(self) -> PexWorkers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for process in self.started:
-            if process.stdin:
-                process.stdin.close()
-        for process in self.started:
+        for worker in self.started:
+            if worker.process.stdin:
+                worker.process.stdin.close()
+        for worker in self.started:
             try:
-                process.wait(timeout=10)
+                worker.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                worker.process.kill()
+        if self.logs:
+            shutil.rmtree(self.logs, ignore_errors=True)
 
-    def start(self) -> subprocess.Popen[str]:
+    def start(self) -> Worker:
         with self.lock:
             if self.started_with is None:
                 self.started_with = list(self.command())
-        process = subprocess.Popen(
-            self.started_with,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        with self.lock:
-            self.started.append(process)
-        return process
-
-    def take(self) -> subprocess.Popen[str]:
+                self.logs = Path(tempfile.mkdtemp(prefix="pexbin-workers-"))
+        fd, log = tempfile.mkstemp(suffix=".log", dir=self.logs)
         try:
-            return self.idle.get_nowait()
-        except queue.Empty:
-            with self.lock:
-                room = len(self.started) < self.size
-            return self.start() if room else self.idle.get()
+            process = subprocess.Popen(
+                self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1
+            )
+        finally:
+            os.close(fd)
+        return Worker(process, Path(log))
+
+    def take(self) -> Worker:
+        """An idle worker, else a new one while there is room, else the first to become either."""
+        with self.changed:
+            while True:
+                while self.idle:
+                    worker = self.idle.pop()
+                    if worker.process.poll() is None:
+                        return worker
+                    self.started.remove(worker)  # died while idle: its place is free
+                if len(self.started) + self.starting < self.size:
+                    self.starting += 1
+                    break
+                self.changed.wait()
+        worker = None
+        try:
+            worker = self.start()
+        finally:
+            with self.changed:
+                self.starting -= 1
+                if worker:
+                    self.started.append(worker)
+                self.changed.notify()
+        return worker
 
     def run(self, args: Sequence[str], cwd: Path) -> Tuple[int, str]:
         """Run `pex ARGS` in `cwd`: its exit code and output."""
-        process = self.take()
-        assert process.stdin and process.stdout
+        worker = self.take()
+        stdin, stdout = worker.process.stdin, worker.process.stdout
+        assert stdin and stdout
+        start = worker.log.stat().st_size
         try:
-            process.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd)}) + "\n")
-            process.stdin.flush()
-            reply = process.stdout.readline()
+            stdin.write(json.dumps({"args": list(args), "cwd": str(cwd)}) + "\n")
+            stdin.flush()
+            reply = stdout.readline()
         except OSError:
             reply = ""
         if not reply:
-            with self.lock:
-                self.started.remove(process)
-            raise BuildError(f"the pex worker process stopped unexpectedly (exit code {process.poll()})")
-        self.idle.put(process)
-        result = json.loads(reply)
-        return result["code"], result["output"]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=10)
+            with self.changed:
+                self.started.remove(worker)
+                self.changed.notify()  # a thread waiting for a worker starts one in its place
+            code = worker.process.poll()
+            ended = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            raise BuildError(
+                f"pex's worker process died ({ended}) running pex {' '.join(args)}; it printed:\n"
+                f"{worker.output().strip()}"
+            )
+        output = worker.output(start)
+        with self.changed:
+            self.idle.append(worker)
+            self.changed.notify()
+        return json.loads(reply)["code"], output
 
 
 def run_pex3(args: Sequence[str], what: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,10 +14,13 @@ import zipfile
 from pathlib import Path
 from typing import Dict
 
+import pytest
 from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex, with_setuptools_backend
 
 from pex_backend.backend.config.table import DEFAULT_PIP_VERSION
-from pex_backend.pex.cache import FORMAT
+from pex_backend.commands import cli
+from pex_backend.pex.cache import FORMAT, MANIFEST, BuildCache, open_cache
+from pex_backend.pex.cache_files import fcntl
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -165,3 +170,80 @@ def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, whee
         run([sys.executable, "-m", "pex", wheel, *entry_point, *resolving, "-o", direct], env=project.env)
         assert pex_info(direct) == pex_info(out / name), name
         assert direct.read_bytes() == (out / name).read_bytes(), name
+
+
+def entry_in(cache: BuildCache, key: str, text: str) -> Path:
+    filled = cache.fresh()
+    (filled / "file.txt").write_text(text)
+    return cache.publish(filled, "pex", key, {"text": text})
+
+
+def without_locks(monkeypatch) -> None:
+    """The system call failing as it does on NFS without lockd: pex-backend's own code and setuptools' unchanged."""
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+@pytest.mark.skipif(fcntl is None, reason="a system without advisory locks")
+def test_without_file_locks_a_build_says_so_once_and_prune_removes_nothing(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "cache"
+    cache = open_cache(root)
+    assert cache is not None
+    for n in range(3):
+        entry_in(cache, f"key{n}", f"entry {n}")
+    cache.close()
+    assert capsys.readouterr().out == ""
+
+    without_locks(monkeypatch)
+    cache = open_cache(root)
+    assert cache is not None
+    assert all(cache.checked("pex", f"key{n}", f"entry {n}") for n in range(3))
+    entry_in(cache, "key3", "entry 3")
+    cache.close()
+    assert capsys.readouterr().out.splitlines() == [
+        f"pex-backend: notice: the build cache's file system takes no file locks ({root}): builds keep what they "
+        "supersede there, and `pexbin cache prune` removes nothing from it"
+    ]
+
+    for args in (["--all"], ["--days", "0"]):
+        with pytest.raises(SystemExit) as exit:
+            cli.main(["cache", "prune", "--cache-dir", str(root), *args])
+        assert exit.value.code == 1
+        assert capsys.readouterr().err.splitlines() == [
+            f"pex-backend error: {root} is on a file system that takes no file locks, so the entries a running "
+            "build is using cannot be told apart from the others: nothing was removed"
+        ]
+    assert len(listing(root / f"v{FORMAT}" / "pex")) == 4
+
+
+@pytest.mark.skipif(fcntl is None, reason="a system without advisory locks")
+def test_a_damaged_entry_another_build_holds_is_dropped_only_once_it_lets_go(tmp_path, capsys):
+    cache = open_cache(tmp_path / "cache")
+    assert cache is not None
+    entry = entry_in(cache, "key", "whole")
+    cache.close()
+    (entry / "file.txt").write_text("wrong")
+    holding = "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_SH); "
+    holding += "print('holding', flush=True); sys.stdin.read()"
+    other = subprocess.Popen(
+        [sys.executable, "-c", holding, entry / MANIFEST], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout and other.stdout.readline() == "holding\n"
+        cache = open_cache(tmp_path / "cache")
+        assert cache is not None
+        assert cache.checked("pex", "key", "pex entry") is None
+        assert (entry / "file.txt").read_text() == "wrong"  # still where the other build may be reading it
+    finally:
+        other.communicate("", timeout=TIMEOUT)
+    assert cache.checked("pex", "key", "pex entry") is None
+    assert not entry.exists()
+    cache.close()
+    assert capsys.readouterr().out.splitlines() == [
+        "pex-backend: another build holds a damaged build cache entry (pex entry: file.txt sha256 differs); building "
+        "it again",
+        "pex-backend: dropped a damaged build cache entry (pex entry: file.txt sha256 differs); building it again",
+    ]

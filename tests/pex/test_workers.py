@@ -1,0 +1,127 @@
+"""pex's worker pool: never more workers than its size, and never a thread left waiting for a worker that died."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from pex_backend.errors import BuildError
+from pex_backend.pex.workers import WORKER, PexWorkers, pex_version
+
+COMMAND = [sys.executable, str(WORKER)]
+
+
+def workers_alive() -> List[int]:
+    """The pids of this process's children that run worker.py, as the system sees them."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+            command = Path("/proc", entry, "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and str(WORKER).encode() in command:
+            found.append(int(entry))
+    return found
+
+
+def in_threads(count: int, job) -> List[threading.Thread]:
+    threads = [threading.Thread(target=job, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts processes through /proc")
+def test_a_pool_of_two_hammered_by_eight_threads_runs_two_workers(tmp_path):
+    answers: List[str] = []
+    most = 0
+    at_once = threading.Barrier(8)
+    with PexWorkers(lambda: COMMAND, size=2) as pool:
+
+        def job(_: int) -> None:
+            at_once.wait()
+            for _ in range(3):
+                code, output = pool.run(["--version"], tmp_path)
+                answers.append(f"{code} {output.strip()}")
+
+        threads = in_threads(8, job)
+        while any(thread.is_alive() for thread in threads):
+            most = max(most, len(workers_alive()))
+            time.sleep(0.01)
+        assert len(pool.started) <= 2
+    assert answers == [f"0 {pex_version()}"] * 24
+    assert 1 <= most <= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="holds pex busy reading a FIFO")
+def test_threads_waiting_for_a_worker_get_a_new_one_when_every_worker_died(tmp_path):
+    fifos = [tmp_path / "one.fifo", tmp_path / "two.fifo"]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    answers: List[str] = []
+    with PexWorkers(lambda: COMMAND, size=2) as pool:
+
+        def stuck(n: int) -> None:  # pex reads requirements from a FIFO no one writes to
+            try:
+                pool.run(["-r", str(fifos[n]), "-o", str(tmp_path / f"{n}.pex")], tmp_path)
+            except BuildError as exc:
+                answers.append(str(exc))
+
+        def waiting(_: int) -> None:
+            code, output = pool.run(["--version"], tmp_path)
+            answers.append(f"{code} {output.strip()}")
+
+        busy = in_threads(2, stuck)
+        writers = []
+        deadline = time.monotonic() + 120
+        for fifo in fifos:  # opened for writing once pex opened it for reading, and kept open: pex waits on
+            while True:
+                try:
+                    writers.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "pex never opened its requirements file"
+                    time.sleep(0.05)
+        waiters = in_threads(4, waiting)
+        time.sleep(1)
+        assert answers == [] and len(pool.started) == 2
+        killed = time.monotonic()
+        for worker in list(pool.started):
+            os.kill(worker.process.pid, signal.SIGKILL)
+        for thread in busy + waiters:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in busy + waiters)
+        assert time.monotonic() - killed < 30
+        for fd in writers:
+            os.close(fd)
+    died = [answer for answer in answers if answer.startswith("pex's worker process died")]
+    assert len(died) == 2, answers
+    assert all("(killed by signal 9) running pex -r " in answer for answer in died)
+    assert sorted(set(answers) - set(died)) == [f"0 {pex_version()}"]
+    assert len(answers) == 6
+
+
+def test_workers_that_die_as_they_start_are_an_error_with_their_output(tmp_path):
+    answers: List[str] = []
+    dying = [sys.executable, "-c", "import sys; sys.exit('no pex here')"]
+    with PexWorkers(lambda: dying, size=2) as pool:
+
+        def job(_: int) -> None:
+            try:
+                pool.run(["--version"], tmp_path)
+            except BuildError as exc:
+                answers.append(str(exc))
+
+        threads = in_threads(6, job)
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+    assert answers == ["pex's worker process died (exit code 1) running pex --version; it printed:\nno pex here"] * 6
