@@ -22,7 +22,8 @@ from pex_backend.backend.sbom import Distribution, dependency_graph
 from pex_backend.backend.wheel import reproducible_copy
 
 # hello with a requirement that has requirements (and a marker): cyclonedx-python-lib. sbom is on at the top,
-# off for one entry point; report.py is the sibling of hello.admin:main, moo a packed (directory) PEX.
+# off for one entry point; report.py is the sibling of hello.admin:main, moo a packed (directory) PEX with
+# requirements of its own (`dependencies`): one already in the PEX further down, one whose marker does not hold.
 PYPROJECT = """\
 [build-system]
 requires = ["pex-backend"]
@@ -47,6 +48,7 @@ sbom = true
 [tool.pexbin.binaries.moo]
 script = "cowsay"
 layout = "packed"
+dependencies = ["boolean.py>=5", "packageurl-python; sys_platform == 'win32'"]
 """
 WITH_SBOM = {"hello.pex": "hello.cdx.json", "report_py.pex": "report_py.cdx.json", "moo.pex": "moo.cdx.json"}
 EPOCH = "1700000000"
@@ -189,6 +191,19 @@ def test_the_dependency_graph(builds):
     assert graph[wheels["py_serializable"]] == [wheels["defusedxml"]]
     assert graph[cowsay] == graph[wheels["boolean_py"]] == []
     assert set(graph) == {"hello.pex", *wheels.values()}
+
+
+def test_the_pex_depends_on_the_binarys_own_dependencies(builds):
+    """moo's `dependencies` are edges of moo.pex, where their markers hold; hello.pex has none of them."""
+    outs, _, _ = builds
+    for pex in ("moo.pex", "hello.pex"):
+        sbom = sbom_of(outs["uv"], pex)
+        assert sbom["metadata"]["component"]["bom-ref"] == pex
+        graph = {d["ref"]: sorted(d.get("dependsOn", [])) for d in sbom["dependencies"]}
+        wheels = {ref.split("-")[0]: ref for ref in graph if ref.endswith(".whl")}
+        assert "packageurl_python" in wheels  # in the PEX, as cyclonedx-python-lib requires it
+        own = [wheels[name] for name in ("hello", "cowsay", "cyclonedx_python_lib")]
+        assert graph[pex] == sorted([*own, wheels["boolean_py"]] if pex == "moo.pex" else own)
 
 
 def test_two_builds_give_byte_identical_sboms(builds):

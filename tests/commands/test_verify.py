@@ -10,6 +10,8 @@ from pathlib import Path
 
 from conftest import run
 
+from pex_backend.backend.sbom import sbom_name
+
 SOURCE_DATE_EPOCH = "1700000000"
 
 
@@ -26,8 +28,14 @@ def lines(result) -> list:
     return result.stdout.splitlines()
 
 
+def with_sboms(project) -> None:
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.pexbin]\n", "[tool.pexbin]\nsbom = true\n"))
+
+
 def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is_named(sample, tmp_path):
     project = sample("hello")
+    with_sboms(project)
     project.env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
     dist = tmp_path / "dist"
     project.build("uv", dist)
@@ -40,16 +48,20 @@ def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is
     result = verify(project, dist, env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert lines(result) == [
-        "verified hello 1.0: the wheel and the 3 files rebuilt from hello-1.0.tar.gz are byte-identical to "
+        "verified hello 1.0: the wheel and the 6 files rebuilt from hello-1.0.tar.gz are byte-identical to "
         "hello-1.0.pexbin.json"
     ]
     assert not (tmp_path / "never-used").exists()  # the cache is off
 
-    # A PEX changed after the build, and a record that lies about another: one line for each, and exit 1.
+    # A PEX changed after the build, an SBOM edited beside another, and a record that lies about a third: one line
+    # for each, and exit 1.
     pristine = tmp_path / "pristine"
     shutil.copytree(dist, pristine)
     pex = dist / "hello.pex"
     pex.write_bytes(pex.read_bytes() + b"\0")
+    sbom = dist / "hello_admin-main.cdx.json"
+    built_sbom = sha256(sbom)
+    sbom.write_text(sbom.read_text().replace('"name": "cowsay"', '"name": "cowsay-fork"'))
     recorded = {b["file"]: b["sha256"] for b in record["binaries"]}
     next(b for b in record["binaries"] if b["file"] == "report_py.pex")["sha256"] = "0" * 64
     record_path.write_text(json.dumps(record))
@@ -57,6 +69,7 @@ def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is
     assert result.returncode == 1
     assert lines(result) == [
         f"hello.pex: {dist}'s copy has sha256 {sha256(pex)}, not the record's {recorded['hello.pex']}",
+        f"hello_admin-main.cdx.json: rebuilt sha256 {built_sbom} differs from {dist}'s {sha256(sbom)}",
         f"report_py.pex: {dist}'s copy has sha256 {recorded['report_py.pex']}, not the record's {'0' * 64}; "
         f"rebuilt sha256 {recorded['report_py.pex']} differs from the record's {'0' * 64}",
     ]
@@ -68,15 +81,15 @@ def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is
     result = verify(project, pristine, "--no-isolation")
     assert result.returncode == 1
     named = [line.split(": ")[0] for line in lines(result)]
-    assert named == ["hello-1.0-py3-none-any.whl", "hello.pex", "hello_admin-main.pex", "report_py.pex"]
-    assert all("rebuilt sha256" in line and "differs from the record's" in line for line in lines(result))
+    pex_files = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+    assert named == ["hello-1.0-py3-none-any.whl", *(f for pex in pex_files for f in (pex, sbom_name(Path(pex))))]
+    assert all("rebuilt sha256" in line and "differs from" in line for line in lines(result))
 
 
 def test_a_build_without_source_date_epoch_and_the_errors_of_verify(sample, tmp_path):
     project = sample("hello")
     project.env.pop("SOURCE_DATE_EPOCH", None)
-    pyproject = project.path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("[tool.pexbin]\n", "[tool.pexbin]\nsbom = true\n"))
+    with_sboms(project)
     dist = tmp_path / "dist"
     project.build("build", dist)
     # setuptools stamps the wheel's entries with the clock: the wheel holds the same files; the PEX files and their
