@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import List, NoReturn, Optional
@@ -26,6 +27,9 @@ from .verify import verify
 from .workspace import open_workspace
 
 RUNS_PEX = ("inspect-platform", "lock", "dependencies", "run")
+READER_GONE = 128 + signal.SIGPIPE
+"""Our exit code when stdout's reader went away (`pexbin peek NAME | head`): 141, as a shell reports a tool that
+SIGPIPE ended."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -174,9 +178,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command in RUNS_PEX and importlib.util.find_spec("pex") is None:
         raise BuildError(f"`{args.command}` runs pex, which is not installed here: pip install 'pex-backend[cli]'")
     try:
-        return dispatch(args, program_args)
+        status = dispatch(args, program_args)
+        sys.stdout.flush()  # a reader gone shows here, not in the interpreter's last flush
+        return status
     except KeyboardInterrupt:
         return runner.INTERRUPTED
+    except BrokenPipeError:
+        # Quiet, as Unix tools are: what is left in stdout's buffer goes nowhere, without a second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return READER_GONE
 
 
 def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:

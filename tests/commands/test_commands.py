@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -207,6 +208,26 @@ def test_command_errors_are_one_line_naming_the_argument(sample, args, message):
     assert result.returncode in (1, 2)
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["peek", "hello", "--project"], ["list", "--project"], ["docs"]], ids=["peek", "list", "docs"]
+)
+def test_a_command_whose_reader_went_away_exits_quietly(sample, args):
+    # As `pexbin peek hello | head -c 600` when head has read enough: the pipe's reading end is closed before the
+    # command writes, which then gets EPIPE. It stops without a traceback and exits 141, as a shell reports a tool
+    # that SIGPIPE ended.
+    project = sample("hello")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    command = [sys.executable, "-m", "pex_backend", *args, *([project.path] if "--project" in args else [])]
+    try:
+        result = subprocess.run(
+            command, env=project.env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
 
 
 def test_a_project_the_commands_cannot_read_is_named_in_one_line(sample, tmp_path):
