@@ -19,8 +19,9 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 from pex_backend.errors import BuildError
 
 from .cache import BuildCache, key_of
+from .cpus import usable_cpus
 
-JOBS = max(1, os.cpu_count() or 1)
+JOBS = usable_cpus()
 UNCHECKED_HASH = PycInvalidationMode.UNCHECKED_HASH
 WORKER = Path(__file__).with_name("worker.py")
 

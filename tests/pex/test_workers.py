@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
 import pytest
+from conftest import run
 
 from pex_backend.errors import BuildError
+from pex_backend.pex.cpus import cpu_quota, usable_cpus
 from pex_backend.pex.workers import WORKER, PexWorkers, pex_version
 
 COMMAND = [sys.executable, str(WORKER)]
@@ -125,3 +128,36 @@ def test_workers_that_die_as_they_start_are_an_error_with_their_output(tmp_path)
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads)
     assert answers == ["pex's worker process died (exit code 1) running pex --version; it printed:\nno pex here"] * 6
+
+
+@pytest.mark.skipif(not shutil.which("taskset"), reason="needs taskset")
+def test_one_worker_per_cpu_the_process_may_use():
+    count = "from pex_backend.pex.workers import JOBS; print(JOBS)"
+    assert run(["taskset", "-c", "0", sys.executable, "-c", count]).stdout == "1\n"
+    assert run([sys.executable, "-c", count]).stdout == f"{len(os.sched_getaffinity(0))}\n"
+
+
+def test_a_cgroup_cpu_quota_bounds_the_workers(tmp_path):
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    def limits(files: Dict[str, str], membership: str = "0::/\n") -> Tuple[Optional[float], int]:
+        root = tmp_path / f"cgroup{len(list(tmp_path.iterdir()))}"
+        for name, text in {"membership": membership, **files}.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        return cpu_quota(root, root / "membership"), usable_cpus(root, root / "membership")
+
+    assert limits({}) == (None, affinity)
+    assert limits({"cpu.max": "max 100000\n"}) == (None, affinity)
+    assert limits({"cpu.max": "150000 100000\n"}) == (1.5, min(affinity, 2))
+    assert limits({"cpu.max": "50000 100000\n"}) == (0.5, 1)
+    assert limits({"cpu.max": "6400000 100000\n"}) == (64.0, affinity)
+    # Under v2, the smallest quota on the way from the process's cgroup up to the root.
+    nested = {"a/cpu.max": "100000 100000\n", "a/b/cpu.max": "max 100000\n"}
+    assert limits(nested, "0::/a/b\n") == (1.0, 1)
+    # cgroup v1: the CPU controller's quota over its period, -1 for none.
+    v1 = "4:memory:/\n2:cpu,cpuacct:/ci\n0::/\n"
+    assert limits({"cpu/ci/cpu.cfs_quota_us": "-1\n", "cpu/ci/cpu.cfs_period_us": "100000\n"}, v1) == (None, affinity)
+    assert limits({"cpu/ci/cpu.cfs_quota_us": "100000\n", "cpu/ci/cpu.cfs_period_us": "100000\n"}, v1) == (1.0, 1)
+    # Unreadable or malformed files are no quota.
+    assert limits({"cpu.max": "lots\n"}) == (None, affinity)
