@@ -30,9 +30,10 @@ def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
     if path.is_absolute() and path.is_file():
         return file_digest(path)
     if path.is_absolute() and path.is_dir():
-        # A directory of wheels (find-links): each file's name, size and mtime, as a rebuilt wheel changes them.
+        # A directory of wheels (find-links): each file's name and digest. Not its mtime, which a fresh checkout or
+        # a wheelhouse made again changes: a cache restored in CI would never be reused.
         entries = sorted(os.scandir(path), key=lambda entry: entry.name)
-        return " ".join(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries if e.is_file())
+        return " ".join(f"{e.name}:{file_digest(Path(e.path))}" for e in entries if e.is_file())
     return arg
 
 
@@ -102,7 +103,12 @@ def uv_configuration(project_root: Path) -> Dict[str, str]:
     """What uv reads besides its command line: `UV_*` variables and, unless `UV_NO_CONFIG`, its configuration files
     (`UV_CONFIG_FILE`, else the system's and the user's `uv.toml`, and the project's: the nearest `uv.toml`, or
     `pyproject.toml` with a `[tool.uv]` table, from the project root up, where uv runs)."""
-    found = {k: v for k, v in os.environ.items() if k.startswith("UV_") and k not in UV_NOT_RESOLVING}
+    # `UV_INTERNAL__*`: what uv tells the backend it runs (the project's directory, uv's own interpreter), no setting.
+    found = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("UV_") and k not in UV_NOT_RESOLVING and not k.startswith("UV_INTERNAL__")
+    }
     for link in os.environ.get("UV_FIND_LINKS", "").replace(",", " ").split():
         found[f"UV_FIND_LINKS {link}"] = stable(link)
     if os.environ.get("UV_NO_CONFIG", "").lower() in ("1", "true", "yes", "on"):
