@@ -88,11 +88,13 @@ def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
     """The lockfile of `resolve`: a PEP 751 `pylock*.toml` (TOML), or else a pex lock (JSON)."""
     key, path = f"{TABLE}.resolves.{resolve}", table.resolves[resolve]
     file = inside_project(project_root, path, key)
+    if not file.is_file() and file.name == "uv.lock":
+        raise ConfigError(key, uv_lock_missing(project_root, path))
     if not file.is_file():
         raise ConfigError(
             key, f"{path!r}: no such file in the project root; create it with `python -m pex_backend lock`"
         )
-    if file.suffix == ".toml":
+    if file.suffix == ".toml" or file.name == "uv.lock":
         try:
             read_toml(file)
         except ConfigError as exc:
@@ -105,6 +107,19 @@ def lockfile(table: TableOptions, resolve: str, project_root: Path) -> Path:
     except OSError as exc:
         raise ConfigError(key, f"{path!r} cannot be read ({exc.strerror or exc})") from None
     return file
+
+
+def uv_lock_missing(project_root: Path, path: str) -> str:
+    """Why a uv.lock the table names is not there: not made yet, or a workspace's, at its root outside the project
+    (which the sdist cannot carry)."""
+    for parent in project_root.resolve().parents:
+        if (parent / "uv.lock").is_file():
+            return (
+                f"{path!r}: no such file in the project root; the uv.lock of the workspace at {parent} is outside "
+                "the project, where the sdist cannot carry it: drop this resolve (uv then resolves the requirements "
+                "itself), or lock the project on its own with `uv lock`"
+            )
+    return f"{path!r}: no such file in the project root; create it with `uv lock`"
 
 
 def referenced_paths(config: PexbinConfig) -> Iterator[Tuple[str, str]]:

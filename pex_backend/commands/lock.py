@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +13,12 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pex_backend.backend.compose.args import base_requirements, resolver_args
+from pex_backend.backend.compose.resolvers import frontend_uv
 from pex_backend.backend.config.project import load_config, read_toml
 from pex_backend.backend.config.table import TABLE, PexbinConfig
 from pex_backend.backend.inputs import check_paths
 from pex_backend.backend.wheel import read_wheel
-from pex_backend.errors import ConfigError
+from pex_backend.errors import BuildError, ConfigError
 from pex_backend.pex.workers import run_pex3
 
 from .workspace import build_wheel
@@ -118,6 +120,9 @@ def lock(project_root: Path, check: bool) -> int:
     check_paths(config, project_root)  # lockfiles are written only inside the project
     status = 0
     for request in lock_requests(config, project_root):
+        if request.path.name == "uv.lock":
+            status = max(status, uv_lock(request, project_root, check))
+            continue
         missing = unsatisfied(request)
         if check:
             if missing:
@@ -133,3 +138,21 @@ def lock(project_root: Path, check: bool) -> int:
             f"wrote {request.path} (resolve {request.name!r}: {', '.join(request.requirements) or 'no requirements'})"
         )
     return status
+
+
+def uv_lock(request: LockRequest, project_root: Path, check: bool) -> int:
+    """A uv.lock resolve: `uv lock` writes it, `uv lock --check` says whether it satisfies the project."""
+    uv = frontend_uv()
+    if uv is None:
+        raise ConfigError(f"{TABLE}.resolves.{request.name}", "uv.lock is made by uv, and no uv is here: install uv")
+    result = subprocess.run(
+        [uv, "lock", *(["--check"] if check else [])], cwd=project_root, capture_output=True, text=True
+    )
+    said = f"{request.path.name} (resolve {request.name!r})"
+    if check:
+        print(f"{said} is up to date" if result.returncode == 0 else f"{said} is stale: run `uv lock`")
+        return 0 if result.returncode == 0 else 1
+    if result.returncode != 0:
+        raise BuildError(f"uv lock failed for resolve {request.name!r}:\n{result.stderr.strip()}")
+    print(f"wrote {request.path} (resolve {request.name!r}, with `uv lock`)")
+    return 0

@@ -99,3 +99,57 @@ def test_uv_is_asked_for_only_when_no_uv_is_at_hand(sample, installer, wheelhous
     project.pyproject(text.replace("[tool.pexbin]\n", '[tool.pexbin]\nresolver = "pip"\n'))
     project.env = {**project.env, "PEXBIN_CACHE_DIR": str(tmp_path / "empty")}
     assert "uv>=0.8" not in asked_for(project, bin_dir, "/usr/bin:/bin")
+
+
+def uv_locked(project):
+    """hello with a uv.lock resolve that pins cowsay 6.0, where a resolve picks 6.1."""
+    text = (project.path / "pyproject.toml").read_text()
+    table = '[tool.pexbin]\nresolves = { default = "uv.lock" }\ndefault-resolve = "default"\n'
+    project.pyproject(text.replace("[tool.pexbin]\n", table))
+    run([sys.executable, "-m", "uv", "lock", "--upgrade-package", "cowsay==6.0"], cwd=project.path, env=project.env)
+    return project
+
+
+def pexbin_lock(project, *args: str):
+    command = [sys.executable, "-m", "pex_backend", "lock", "--project", project.path, *args]
+    return run(command, env=project.env, check=False)
+
+
+def test_a_uv_lock_resolve_pins_what_the_lock_pins(sample, tmp_path):
+    project = uv_locked(sample("hello"))
+    result = project.build("uv", tmp_path / "out")  # sdist, then the wheel from it: uv.lock travels in the sdist
+    assert "(with uv, " in said(result)
+    assert sorted(pex_info(tmp_path / "out" / "hello.pex")["distributions"])[0].startswith("cowsay-6.0-")
+    assert "cowsay 6.0" in run_pex(tmp_path / "out" / "report_py.pex").stdout
+    assert pexbin_lock(project, "--check").stdout == "uv.lock (resolve 'default') is up to date\n"
+
+
+def test_a_stale_uv_lock_is_one_error_and_nothing_is_written(sample, tmp_path):
+    project = uv_locked(sample("hello"))
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace('dependencies = ["cowsay>=6"]', 'dependencies = ["cowsay>=6.1"]'))
+    check = pexbin_lock(project, "--check")
+    assert (check.returncode, check.stdout) == (1, "uv.lock (resolve 'default') is stale: run `uv lock`\n")
+    out = tmp_path / "out"
+    result = project.build("uv", out, "--wheel", check=False)
+    assert result.returncode != 0 and "Traceback" not in said(result)
+    (error,) = [line for line in said(result).splitlines() if "pex-backend error:" in line]
+    assert error.startswith("pex-backend error: tool.pexbin.resolves.default: uv.lock does not satisfy the project")
+    assert error.endswith("run `uv lock`")
+    assert listing(out) == [] if out.exists() else True
+    # `pexbin lock` runs `uv lock`; then the lock is fresh and builds.
+    assert pexbin_lock(project).returncode == 0
+    assert pexbin_lock(project, "--check").returncode == 0
+    project.build("uv", out, "--wheel")
+    assert "cowsay 6.1" in run_pex(out / "report_py.pex").stdout
+
+
+def test_a_dependency_the_uv_lock_lacks_is_one_error_naming_the_key(sample, tmp_path):
+    project = uv_locked(sample("hello"))
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(
+        text.replace('default-resolve = "default"\n', 'default-resolve = "default"\ndependencies = ["packaging"]\n')
+    )
+    result = project.build("uv", tmp_path / "out", "--wheel", check=False)
+    (error,) = [line for line in said(result).splitlines() if "pex-backend error:" in line]
+    assert error.startswith("pex-backend error: tool.pexbin.dependencies: 'packaging' is not in the resolve 'default'")

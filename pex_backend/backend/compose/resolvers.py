@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from pex_backend.backend.config.project import read_toml
 from pex_backend.backend.config.table import TABLE, TableOptions
 from pex_backend.backend.plan import ResolveGroup
-from pex_backend.errors import BuildError, PexbinError
+from pex_backend.errors import BuildError, ConfigError, PexbinError
 from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.workers import Interpreter, PexWorkers
 from pex_backend.timings import step
@@ -162,6 +165,7 @@ class UvResolve:
     environment of the build interpreter, from which pex writes the loose PEX of wheel files."""
 
     uv: str
+    group: ResolveGroup
     table: TableOptions
     project_root: Path
     interpreter: Interpreter
@@ -181,6 +185,9 @@ class UvResolve:
                 compile_ = ["pip", "compile", "--quiet", "--no-header", "--format", "pylock.toml"]
                 command = [*compile_, "--python", self.interpreter.python, *index, str(work / "requirements.in")]
                 self.uv_run([*command, "-o", str(lock)], f"resolving {what}")
+            elif pylock.name == "uv.lock":
+                self.uv_run(["export", "--quiet", *UV_EXPORT, "-o", str(lock)], f"exporting {pylock}")
+                check_locked(self.group, lock)
             else:
                 shutil.copyfile(pylock, lock)
             venv = work / "venv"
@@ -198,12 +205,19 @@ class UvResolve:
             shutil.rmtree(work, ignore_errors=True)
 
     def uv_run(self, args: Sequence[str], what: str) -> None:
-        """Run uv in the project root, where it finds the project's configuration (`uv.toml`, `[tool.uv]`)."""
+        """Run uv in the project root, where it finds the project and its configuration (`uv.toml`, `[tool.uv]`);
+        a uv.lock that does not satisfy the project is a UvLockStale."""
         with step(f"uv {args[0]} {args[1] if args[0] == 'pip' else ''}".strip()):
             result = subprocess.run([self.uv, *args], cwd=self.project_root, capture_output=True, text=True)
         if result.returncode != 0:
             lines = (result.stderr.strip() or result.stdout.strip()).splitlines()[-40:]
+            if args[0] == "export" and "--locked" in result.stderr:
+                raise UvLockStale(what)
             raise BuildError(f"uv failed while {what}:\n" + "\n".join(lines))
+
+
+class UvLockStale(PexbinError):
+    """`uv export --locked` found that uv.lock does not satisfy the project."""
 
 
 class UvPexFailure(PexbinError):
@@ -252,6 +266,9 @@ UV_MINIMUM = (0, 8)
 UV_REQUIREMENT = "uv>=0.8"
 UV_COPY = key_of("uv")
 PYLOCK = "pylock.toml"
+# uv.lock as a pylock of everything it pins for this interpreter (pex takes from the venv only what the PEX needs),
+# failing when the lock does not satisfy the project.
+UV_EXPORT = ("--locked", "--format", "pylock.toml", "--no-emit-project", "--all-extras", "--all-groups")
 TRUE = ("1", "true", "yes", "on")
 
 
@@ -275,11 +292,17 @@ def resolve_with(build: Resolving, output: Path, what: str) -> None:
     if build.resolver.name == "uv":
         uv = find_uv(build.cache, f"{TABLE}.resolver")
         lock = lockfile_of(build)
-        uv_resolve = UvResolve(uv, build.table, build.project_root, build.interpreter, build.workers, build.staging)
+        uv_resolve = UvResolve(
+            uv, build.group, build.table, build.project_root, build.interpreter, build.workers, build.staging
+        )
         try:
             uv_resolve.run(build.requirements, lock, [*build.targets, *build.exclusions], output, what)
         except UvPexFailure as failure:
             raise pex_failure(f"resolving {what}", failure.output, build.group, build.table) from None
+        except UvLockStale:
+            key = f"{TABLE}.resolves.{build.group.resolve}"
+            stale = "uv.lock does not satisfy the project (uv's `--locked` check): run `uv lock`"
+            raise ConfigError(key, stale) from None
         return
     if build.resolver.fallback:
         print(f"pex-backend: pip resolves {what}: uv cannot for {build.resolver.fallback}", flush=True)
@@ -296,3 +319,18 @@ def lockfile_of(build: Resolving) -> Optional[Path]:
     if not build.lock:
         return None
     return Path(build.lock[-1])
+
+
+def check_locked(group: ResolveGroup, pylock: Path) -> None:
+    """The table's `dependencies` must be in the uv.lock of the group's resolve, at a version they allow."""
+    pinned = {canonicalize_name(p["name"]): p.get("version", "") for p in read_toml(pylock).get("packages", [])}
+    for text in group.requirements:
+        requirement = Requirement(text)
+        version = pinned.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            found = f"it pins {version}" if version else "it has none"
+            raise ConfigError(
+                group.binaries[0].key_of("dependencies"),
+                f"{text!r} is not in the resolve {group.resolve!r}'s uv.lock ({found}): add it to the project "
+                "(`uv add`) and run `uv lock`",
+            )

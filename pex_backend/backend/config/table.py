@@ -84,8 +84,9 @@ class TableOptions:
     resolves: Dict[str, str] = option(
         StrTable(),
         {},
-        "Named lockfiles, relative to the project root: pex locks (`pex3 lock create`) or PEP 751 "
-        "`pylock.toml`. Lockfiles are added to the sdist automatically.",
+        "Named lockfiles, relative to the project root: pex locks (`pex3 lock create`), PEP 751 "
+        "`pylock.toml`, or a uv project's `uv.lock` (read through `uv export`). Lockfiles are added to the sdist "
+        "automatically.",
         'resolves = { default = "pex.lock" }',
     )
     default_resolve: Optional[str] = option(
