@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Tuple
-
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from typing import Any, List, Mapping, Optional, Tuple
 
 from pex_backend.backend.compose.args import base_requirements, resolver_args
 from pex_backend.backend.compose.resolvers import frontend_uv
-from pex_backend.backend.config.project import load_config, read_toml
+from pex_backend.backend.config.project import load_config
 from pex_backend.backend.config.table import TABLE, PexbinConfig
 from pex_backend.backend.inputs import check_paths
 from pex_backend.backend.wheel import read_wheel
@@ -65,31 +62,37 @@ def lock_requests(config: PexbinConfig, project_root: Path) -> List[LockRequest]
     return requests
 
 
-def locked_versions(path: Path) -> Dict[str, str]:
-    """Project name to version of everything a pex lock or a PEP 751 lock pins."""
-    if path.suffix == ".toml":
-        packages = read_toml(path).get("packages", [])
-        return {canonicalize_name(p["name"]): str(p.get("version", "")) for p in packages}
-    lock = json.loads(path.read_text())
-    return {
-        canonicalize_name(r["project_name"]): r["version"]
-        for resolve in lock.get("locked_resolves", [])
-        for r in resolve.get("locked_requirements", [])
-    }
+def target_args(request: LockRequest, universal: bool = True) -> List[str]:
+    """The lock's targets for pex: its platforms, else its interpreters (a universal lock, for `pex3 lock`)."""
+    if request.platforms:
+        return [a for p in request.platforms for a in ("--platform", p)]
+    interpreters = [a for c in request.interpreter_constraints for a in ("--interpreter-constraint", c)]
+    return ["--style", "universal", *interpreters] if universal else interpreters
 
 
-def unsatisfied(request: LockRequest) -> List[str]:
-    """The requirements the existing lockfile does not satisfy (all of them if there is none)."""
+def stale(request: LockRequest, pip_args: List[str]) -> Optional[str]:
+    """pex's own report of why the lockfile is stale, or None when it is up to date.
+
+    A pex lock: `pex3 lock sync --dry-run check` resolves the requirements again for the lock's targets, keeping
+    its pins where they still do, and any change to the lock counts: a requirement added, removed or changed (its
+    specifier, extras or marker), a pin that no longer satisfies, a transitive pin missing. A PEP 751 file, which
+    pex cannot sync: a build from it of the requirements (`pex --pylock`), which fails when the lock lacks one.
+    """
     if not request.path.is_file():
-        return list(request.requirements)
-    versions = locked_versions(request.path)
-    missing = []
-    for text in request.requirements:
-        requirement = Requirement(text)
-        version = versions.get(canonicalize_name(requirement.name))
-        if version is None or not requirement.specifier.contains(version, prereleases=True):
-            missing.append(text)
-    return missing
+        return "there is no lockfile yet"
+    with tempfile.TemporaryDirectory() as directory:
+        if request.path.suffix == ".toml":
+            command = ["pex", "--pylock", str(request.path), *request.requirements, *target_args(request, False)]
+            command += ["-o", str(Path(directory) / "check.pex")]
+        else:
+            copy = Path(directory) / "lock.json"  # dry-run writes nothing, and pex never gets the user's file
+            copy.write_bytes(request.path.read_bytes())
+            command = ["pex.cli", "lock", "sync", "--lock", str(copy), *request.requirements, *target_args(request)]
+            command += [*pip_args, "--dry-run", "check"]
+        result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True)
+    if result.returncode == 0:
+        return None
+    return "\n".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-20:])
 
 
 def create(request: LockRequest, pip_args: List[str]) -> None:
@@ -97,12 +100,8 @@ def create(request: LockRequest, pip_args: List[str]) -> None:
     request.path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as directory:
         pex_lock = Path(directory) / "lock.json"
-        targets = [a for p in request.platforms for a in ("--platform", p)] or [
-            "--style",
-            "universal",
-            *[a for c in request.interpreter_constraints for a in ("--interpreter-constraint", c)],
-        ]
-        command = ["lock", "create", *request.requirements, *targets, *pip_args, "--indent", "2", "-o", str(pex_lock)]
+        command = ["lock", "create", *request.requirements, *target_args(request), *pip_args, "--indent", "2"]
+        command += ["-o", str(pex_lock)]
         run_pex3(command, f"locking resolve {request.name!r}")
         if request.path.suffix == ".toml":
             export = ["lock", "export", "--format", "pep-751", str(pex_lock), "-o", str(request.path)]
@@ -123,15 +122,15 @@ def lock(project_root: Path, check: bool) -> int:
         if request.path.name == "uv.lock":
             status = max(status, uv_lock(request, project_root, check))
             continue
-        missing = unsatisfied(request)
         if check:
-            if missing:
-                print(
-                    f"{request.path.name} (resolve {request.name!r}) is stale: it does not satisfy {', '.join(missing)}"
-                )
-                status = 1
+            why = stale(request, resolver_args(config.table))
+            said = f"{request.path.name} (resolve {request.name!r})"
+            if why is None:
+                print(f"{said} is up to date")
             else:
-                print(f"{request.path.name} (resolve {request.name!r}) is up to date")
+                print(f"{said} is stale; re-lock with `pexbin lock`:")
+                print("\n".join(f"  {line}" for line in why.splitlines()))
+                status = 1
             continue
         create(request, resolver_args(config.table))
         print(

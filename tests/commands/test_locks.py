@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tarfile
@@ -62,7 +63,8 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
     pyproject = project.path / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('["cowsay>=6"]', '["cowsay>=6", "packaging>=20"]'))
     checked = lock(project, "--check", check=False)
-    assert checked.returncode == 1 and "is stale: it does not satisfy packaging>=20" in checked.stdout
+    assert checked.returncode == 1 and "pex.lock (resolve 'default') is stale; re-lock with" in checked.stdout
+    assert "Would add 'packaging>=20'" in checked.stdout  # pex's own report
     result = project.build("uv", tmp_path / "dist", "--wheel", check=False)
     assert result.returncode != 0
     assert (
@@ -71,6 +73,36 @@ def test_a_stale_lock_is_refused_with_a_hint_to_relock(sample, tmp_path):
         in result.stdout
         + result.stderr
     )
+
+
+def test_check_is_pex_own_and_sees_more_than_the_top_level_names(sample):
+    # A lock made by the command from the wheelhouse; then the project's requirements change in ways a comparison
+    # of the top-level names and versions missed, each reported by pex (`pex3 lock sync --dry-run check`).
+    project = sample("hello")
+    pyproject = project.path / "pyproject.toml"
+    text = pyproject.read_text().replace('requires-python = ">=3.9"', 'requires-python = ">=3.10"')
+    good = text.replace('["cowsay>=6"]', '["cowsay>=6", "validate-pyproject"]') + LOCKED.format(path="pex.lock")
+    pyproject.write_text(good)
+    lock(project)
+    assert lock(project, "--check").stdout == "pex.lock (resolve 'default') is up to date\n"
+    for old, new, report in [
+        ('"cowsay>=6"', '"cowsay>=6,<6.1"', "Would update cowsay from 6.1 to 6"),  # the pin no longer satisfies
+        ('"validate-pyproject"', '"validate-pyproject[all]"', "Would add trove-classifiers"),  # an extra
+        ('"cowsay>=6"', "\"cowsay>=6; python_version >= '3.12'\"", "Would update 'cowsay>=6' to 'cowsay>=6; python"),
+    ]:
+        pyproject.write_text(good.replace(old, new))
+        checked = lock(project, "--check", check=False)
+        assert checked.returncode == 1 and "is stale; re-lock with `pexbin lock`:" in checked.stdout, new
+        assert report in checked.stdout, checked.stdout
+    # A transitive pin gone from the lock (a bad merge), the requirements as they were locked.
+    pyproject.write_text(good)
+    lockfile = project.path / "pex.lock"
+    locked = json.loads(lockfile.read_text())
+    pins = locked["locked_resolves"][0]["locked_requirements"]
+    locked["locked_resolves"][0]["locked_requirements"] = [p for p in pins if p["project_name"] != "fastjsonschema"]
+    lockfile.write_text(json.dumps(locked, indent=2))
+    checked = lock(project, "--check", check=False)
+    assert checked.returncode == 1 and "Would add fastjsonschema" in checked.stdout, checked.stdout
 
 
 def test_offline_from_the_tables_find_links_without_any_index(sample, tmp_path, wheelhouse):
