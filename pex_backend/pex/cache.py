@@ -31,6 +31,7 @@ from .cache_files import claim_directory, file_digest, lock, remove, remove_left
 FORMAT = 2
 KINDS = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs")
 MANIFEST = "manifest.json"
+INPUTS = "inputs.json"
 SCRATCH = "tmp"
 
 
@@ -139,6 +140,8 @@ class BuildCache:
         self.mutex = threading.Lock()
         self.whole: Set[Path] = set()
         """The entries this build found whole; it holds their locks, so they stay so."""
+        self.slots: Dict[str, Dict[Optional[str], List[Path]]] = {}
+        """For `supersede`: each kind's entries by slot, as the build first found them."""
         self.unlockable = False
         """Whether this build found that the cache's file system takes no locks (and said so)."""
         self.close = weakref.finalize(self, release, self.session, self.held)
@@ -247,6 +250,22 @@ class BuildCache:
         found = "dropped a damaged build cache entry" if dropped else "another build holds a damaged build cache entry"
         print(f"pex-backend: {found} ({why}); building it again", flush=True)
 
+    def supersede(self, kind: str, key: str, slot: str) -> None:
+        """Take away the entries of `kind` that the entry for `key` replaces: those published with the same `slot`
+        in their inputs (the same binary of the same project, built the same way from an older wheel). No later
+        build asks for them; one another build holds stays (`prune` takes it later)."""
+        with self.mutex:
+            if kind not in self.slots:
+                self.slots[kind] = {}
+                for inputs in sorted((self.base / kind).glob(f"*/{INPUTS}")):
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
+                        found = json.loads(inputs.read_text()).get("slot")
+                        self.slots[kind].setdefault(found, []).append(inputs.parent)
+            older = [entry for entry in self.slots[kind].get(slot, []) if entry.name != key]
+            self.slots[kind][slot] = [self.path(kind, key)]
+        for entry in older:
+            self.take_away(entry)
+
     def take_away(self, entry: Path, unlocked: bool = False) -> Optional[int]:
         """Remove an entry no build holds, renamed aside under its exclusive lock first: its size, or None when a
         build holds it, or when the lock cannot be taken at all (unless `unlocked`, for an entry no build can use).
@@ -278,7 +297,7 @@ class BuildCache:
     def publish(self, filled: Path, kind: str, key: str, inputs: Any) -> Path:
         """Make a filled directory the entry for `key`, with its manifest, and hold it for this build. If another
         build published it first, theirs stays and this build uses its own copy from the scratch area."""
-        (filled / "inputs.json").write_text(json.dumps(inputs, indent=2, sort_keys=True) + "\n")
+        (filled / INPUTS).write_text(json.dumps(inputs, indent=2, sort_keys=True) + "\n")
         (filled / MANIFEST).write_text(json.dumps(manifest_of(filled), indent=1, sort_keys=True) + "\n")
         self.hold(filled / MANIFEST)  # the lock follows the file through the rename
         destination = self.path(kind, key)

@@ -126,6 +126,27 @@ def test_two_builds_at_once_share_one_cache(sample, tmp_path):
     assert listing(cache / "tmp") == []
 
 
+def test_edits_leave_one_pex_entry_per_binary_and_builds_stay_byte_identical(sample, tmp_path):
+    project = sample("hello")
+    out = tmp_path / "dist"
+    entries = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex"
+    cli = project.path / "src" / "hello" / "cli.py"
+    for edit in range(4):  # the first build, then three edits: each edit's PEX files supersede the last ones
+        if edit:
+            cli.write_text(cli.read_text() + f"# edit {edit}\n")
+        project.build("uv", out, "--wheel")
+        inputs = [json.loads((entries / name / "inputs.json").read_text()) for name in listing(entries)]
+        assert sorted(f"{item['binary']}.pex" for item in inputs) == sorted(HELLO), edit
+    built = contents(out)
+    again = said(project.build("uv", out, "--wheel"))
+    for name in HELLO:
+        assert f"pex-backend: reused {name} from the build cache" in again
+    assert contents(out) == built
+    project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
+    project.build("uv", tmp_path / "uncached", "--wheel")
+    assert contents(tmp_path / "uncached") == built
+
+
 def dated_1980(wheel: Path, directory: Path) -> Path:
     """The wheel with every entry dated 1980-01-01 (pex keeps a wheel's dates in the PEX; the backend gives pex its
     wheel so): written here, not with the backend's own copy, so that a change to the wheel on the way shows."""

@@ -263,7 +263,10 @@ class GroupBuild:
             entry = self.cache.fresh()
             copy_path(built.path, entry / built.path.name)
             key, inputs = self.key(built.spec), {"resolve": self.resolve_key, "binary": built.spec.name}
+            # The binary's place in the cache: the same but for the wheel. An edit's PEX supersedes the older one.
+            inputs["slot"] = key_of(self.wheel.name, self.resolve_key, built.spec.name, stable_args(built.spec))
             published = self.cache.publish(entry, "pex", key, inputs)
+            self.cache.supersede("pex", key, inputs["slot"])
             return replace(built, sha256=self.cache.digest(published, built.path.name))
         return built
 
