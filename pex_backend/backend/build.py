@@ -259,7 +259,7 @@ def build_wheel_and_pex_files(
                     for item in built
                     if item.spec.options.sbom
                 }
-            record = write_record(built, wheel, pex_staging, staging / basename)
+            record = write_record(built, wheel, pex_staging, staging / basename, config)
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
                 publication.add(item.path, output_dir / item.path.name)

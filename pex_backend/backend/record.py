@@ -5,16 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from importlib.metadata import distributions, version
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from packaging.utils import canonicalize_name
 
 from pex_backend.backend.compose.built import BuiltBinary
+from pex_backend.backend.config.table import PexbinConfig
 from pex_backend.pex.cache_files import file_digest, size_of
 from pex_backend.pex.pexinfo import pex_info, pinned_requirements
+from pex_backend.pex.workers import pex_version
+from pex_backend.version import __version__
 
-from .sbom import sbom_name
+from .delegate import backend_name
+from .sbom import LIBRARY, sbom_name
 from .wheel import WheelContents
 
 
@@ -56,7 +61,32 @@ def record_path(wheel: WheelContents, output_dir: Path) -> Path:
     return output_dir / f"{canonicalize_name(wheel.name).replace('-', '_')}-{wheel.version}.pexbin.json"
 
 
-def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: Path, wheel_file: Path) -> Path:
+def distribution_of(module: str) -> Optional[Tuple[str, str]]:
+    """The name and version of the installed distribution holding the top-level package of `module`; None for a
+    module no distribution installed (an in-tree backend, on `backend-path`)."""
+    top = module.split(".")[0]
+    for dist in distributions():
+        if any(f.parts[0] in (top, f"{top}.py") for f in dist.files or ()):
+            return dist.metadata["Name"], dist.version
+    return None
+
+
+def build_tools(config: PexbinConfig, built: Sequence[BuiltBinary]) -> Dict[str, str]:
+    """The distributions whose versions shape the build's bytes, by name: the backend that builds the wheel
+    (setuptools, or the delegate's distribution), pex-backend, the pex that ran, and cyclonedx-python-lib when an
+    SBOM is written. `pexbin verify` rebuilds with exactly these."""
+    delegate = backend_name(config)
+    backend = distribution_of(delegate.split(":")[0]) if delegate else ("setuptools", version("setuptools"))
+    tools = dict([backend] if backend else [])
+    tools.update({"pex-backend": __version__, "pex": pex_version()})
+    if any(item.spec.options.sbom for item in built):
+        tools[LIBRARY] = version(LIBRARY)
+    return tools
+
+
+def write_record(
+    built: Sequence[BuiltBinary], wheel: WheelContents, directory: Path, wheel_file: Path, config: PexbinConfig
+) -> Path:
     """Write the record of `built` (staged PEX files) into `directory`, a staging directory: the build puts it in
     place after the files it describes. `wheel_file` is the wheel the build returns (`wheel` is pex's copy)."""
     record = {
@@ -66,6 +96,7 @@ def write_record(built: Sequence[BuiltBinary], wheel: WheelContents, directory: 
         "wheel_sha256": file_digest(wheel_file),
         # What setuptools stamps the wheel's entries with, when set: `pexbin verify` rebuilds with it.
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+        "build_tools": build_tools(config, built),
         "binaries": [entry(item) for item in built],
     }
     path = record_path(wheel, directory)

@@ -16,10 +16,12 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from pex_backend.backend.record import sha256_of
 from pex_backend.errors import BuildError
@@ -42,6 +44,8 @@ class Recorded:
     artifacts: Tuple[Artifact, ...]
     """The wheel first, then each PEX (and its SBOM)."""
     source_date_epoch: Optional[str]
+    tools: Dict[str, str]
+    """The build's own tools by distribution name, with their versions (none in a record of an older pex-backend)."""
 
 
 def read_record(path: Path) -> Recorded:
@@ -53,7 +57,8 @@ def read_record(path: Path) -> Recorded:
             if binary.get("sbom"):
                 artifacts.append(Artifact(binary["sbom"], None))
         epoch = record.get("source_date_epoch")
-        return Recorded(path, record["project"], record["version"], tuple(artifacts), epoch)
+        tools = {str(name): str(release) for name, release in (record.get("build_tools") or {}).items()}
+        return Recorded(path, record["project"], record["version"], tuple(artifacts), epoch, tools)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BuildError(f"{path} is not a build record pex-backend can read ({type(exc).__name__}: {exc})") from None
 
@@ -82,6 +87,34 @@ def sdist_of(dist: Path, recorded: Recorded) -> Path:
         f"verify: {dist} has no sdist of {recorded.project} {recorded.version} ({recorded.path.name} describes it): "
         "verify rebuilds from the sdist, so build both (`python -m build`, `uv build`)"
     )
+
+
+def check_environment(recorded: Recorded) -> None:
+    """Without isolation the rebuild runs this environment's tools: stop before it when one is not the version the
+    build had, which would give other bytes."""
+    for name, release in sorted(recorded.tools.items()):
+        try:
+            here: Optional[str] = version(name)
+        except PackageNotFoundError:
+            here = None
+        if here != release:
+            has = f"has {name} {here}" if here else f"has no {name}"
+            raise BuildError(
+                f"verify --no-isolation: {recorded.path.name} says the build had {name} {release}, and this "
+                f"environment {has}: verify with build isolation (which installs the build's own tools), or install "
+                f"{name}=={release} here"
+            )
+
+
+def pinning(frontend: str, constraints: Path) -> Tuple[List[str], Dict[str, str]]:
+    """The options and variables that fill the isolated build environment from `constraints`: uv's
+    `--build-constraints`, pip's `--build-constraint` (pip 25.3 and later), else `PIP_CONSTRAINT`, which an older
+    pip passes on to the install that fills the build environment."""
+    if frontend == "uv":
+        return ["--build-constraints", str(constraints)], {}
+    if Version(version("pip")) >= Version("25.3"):
+        return ["--build-constraint", str(constraints)], {}
+    return [], {"PIP_CONSTRAINT": " ".join(filter(None, [os.environ.get("PIP_CONSTRAINT"), str(constraints)]))}
 
 
 def rebuild_command(out: Path, isolation: bool) -> Tuple[str, List[str]]:
@@ -114,14 +147,20 @@ def uv_in_this_environment() -> Optional[str]:
         return None
 
 
-def rebuild(sdist: Path, out: Path, isolation: bool, source_date_epoch: Optional[str]) -> None:
+def rebuild(sdist: Path, out: Path, isolation: bool, recorded: Recorded) -> None:
     """Build the wheel and PEX files of `sdist` into `out` with pip (or uv), the build cache off, with the build's
-    SOURCE_DATE_EPOCH (or none, as the build had none)."""
+    SOURCE_DATE_EPOCH (or none, as the build had none) and, isolated, with the build's own tools."""
     frontend, command = rebuild_command(out, isolation)
     # What the environment would change of this build: a setting of ours, another output directory.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEXBIN_") and k != "SOURCE_DATE_EPOCH"}
-    if source_date_epoch is not None:
-        env["SOURCE_DATE_EPOCH"] = source_date_epoch
+    if recorded.source_date_epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = recorded.source_date_epoch
+    if isolation and recorded.tools:
+        constraints = out.with_name("build-constraints.txt")
+        constraints.write_text("".join(f"{name}=={release}\n" for name, release in sorted(recorded.tools.items())))
+        options, variables = pinning(frontend, constraints)
+        command += options
+        env.update(variables)
     print(f"verify: rebuilding from {sdist.name} with {frontend} (build cache off)", file=sys.stderr, flush=True)
     result = subprocess.run([*command, str(sdist)], env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -185,11 +224,14 @@ def verify(dist: Path, isolation: bool = True) -> int:
     """Exit status 0 when every artifact of every record in `dist` is rebuilt byte for byte, else 1."""
     dist = dist.resolve()
     found = [(recorded, sdist_of(dist, recorded)) for recorded in records_in(dist)]  # every error before any build
+    for recorded, _ in found:
+        if not isolation:
+            check_environment(recorded)
     status = 0
     for recorded, sdist in found:
         with tempfile.TemporaryDirectory(prefix="pexbin-verify-") as scratch:
             rebuilt = Path(scratch) / "dist"
-            rebuild(sdist, rebuilt, isolation, recorded.source_date_epoch)
+            rebuild(sdist, rebuilt, isolation, recorded)
             lines, loose = differences(dist, rebuilt, recorded)
         for line in lines:
             print(line)

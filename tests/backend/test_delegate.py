@@ -14,6 +14,7 @@ from typing import Dict
 import pytest
 from conftest import ROOT, SAMPLES, Project, listing, pex_info, run, run_pex
 
+from pex_backend import __version__
 from pex_backend.backend.config.project import load_config
 from pex_backend.backend.delegate import load_backend, setuptools_backend
 from pex_backend.errors import ConfigError
@@ -136,6 +137,16 @@ def test_the_timings_name_the_delegate_that_built_the_wheel(built):
     for output in outputs.values():
         assert f"pex-backend: timing: {delegate}'s wheel " in output
         assert "setuptools' wheel" not in output
+
+
+def test_the_record_names_the_delegates_distribution_among_the_build_tools(built):
+    """`pexbin verify` rebuilds with these (tests/commands/test_verify.py)."""
+    name, outs, _, _, _ = built
+    backend = {"hatched": ("hatchling", "1.33.0"), "flitted": ("flit_core", "4.2.0")}[name]
+    for out in outs.values():
+        (record,) = out.glob("*.pexbin.json")
+        tools = json.loads(record.read_text())["build_tools"]
+        assert tools == dict([backend, ("pex-backend", __version__), ("pex", "2.105.2")])
 
 
 def test_pip_wheel_gives_the_delegates_wheel(built, tmp_path):

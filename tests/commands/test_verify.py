@@ -6,13 +6,17 @@ import hashlib
 import json
 import shutil
 import sys
+import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 from conftest import run
 
+from pex_backend import __version__
 from pex_backend.backend.sbom import sbom_name
 
 SOURCE_DATE_EPOCH = "1700000000"
+OLDER_SETUPTOOLS = "80.10.2"  # in pins.txt beside the newer one the build environments take
 
 
 def sha256(path: Path) -> str:
@@ -86,21 +90,47 @@ def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is
     assert all("rebuilt sha256" in line and "differs from" in line for line in lines(result))
 
 
-def test_a_build_without_source_date_epoch_and_the_errors_of_verify(sample, tmp_path):
+def test_a_build_without_source_date_epoch_with_older_tools_and_the_errors_of_verify(
+    sample, tmp_path, installer, wheelhouse
+):
+    """The build takes the older setuptools of the wheelhouse (which holds a newer one too); verify rebuilds with
+    it, under pip 23 (`PIP_CONSTRAINT`) and under pip 26 (`--build-constraint`)."""
     project = sample("hello")
     project.env.pop("SOURCE_DATE_EPOCH", None)
     with_sboms(project)
+    older = tmp_path / "older.txt"
+    older.write_text(f"setuptools=={OLDER_SETUPTOOLS}\n")
     dist = tmp_path / "dist"
-    project.build("build", dist)
+    project.build("uv", dist, "--build-constraints", str(older))
+    record = json.loads((dist / "hello-1.0.pexbin.json").read_text())
+    tools = {"setuptools": OLDER_SETUPTOOLS, "pex-backend": __version__, "pex": "2.105.2"}
+    assert record["build_tools"] == {**tools, "cyclonedx-python-lib": "11.12.0"}
+    with zipfile.ZipFile(dist / "hello-1.0-py3-none-any.whl") as wheel:
+        assert f"Generator: setuptools ({OLDER_SETUPTOOLS})" in wheel.read("hello-1.0.dist-info/WHEEL").decode()
+    assert version("setuptools") != OLDER_SETUPTOOLS and version("pip") == "23.2.1"
+
     # setuptools stamps the wheel's entries with the clock: the wheel holds the same files; the PEX files and their
     # SBOMs (which hash the copy of the wheel with fixed timestamps pex was given) are byte-identical.
-    result = verify(project, dist, "--no-isolation")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert lines(result) == [
+    verified = [
         "verified hello 1.0: the 6 files rebuilt from hello-1.0.tar.gz are byte-identical to hello-1.0.pexbin.json; "
         "the wheel holds the same files, but its zip timestamps are the build's clock (setuptools stamps them so "
         "when SOURCE_DATE_EPOCH is unset: set it when building for a byte-identical wheel)"
     ]
+    result = verify(project, dist)
+    assert (result.returncode, lines(result)) == (0, verified), result.stdout + result.stderr
+    pip_26 = installer(next(wheelhouse.glob("pex_backend-*.whl")), "pip==26.0.1")
+    command = [pip_26 / "python", "-m", "pex_backend", "verify", dist]
+    result = run(command, cwd=tmp_path, env=project.env, check=False)
+    assert (result.returncode, lines(result)) == (0, verified), result.stdout + result.stderr
+
+    # Without isolation this environment's setuptools would build: one line, before any build.
+    result = verify(project, dist, "--no-isolation")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.strip() == (
+        f"pex-backend error: verify --no-isolation: hello-1.0.pexbin.json says the build had setuptools "
+        f"{OLDER_SETUPTOOLS}, and this environment has setuptools {version('setuptools')}: verify with build "
+        f"isolation (which installs the build's own tools), or install setuptools=={OLDER_SETUPTOOLS} here"
+    )
 
     no_sdist = tmp_path / "no-sdist"
     shutil.copytree(dist, no_sdist)
