@@ -14,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 from py_compile import PycInvalidationMode
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from pex_backend.errors import BuildError
 
@@ -72,8 +72,13 @@ def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
     found = cached_pex(cache, pex_version())
     if found:
         return found
+    source = Path(pex.__file__).parent
+    if not (source / "version.py").is_file():
+        # Imported from a zip (a PEX, an egg): there is no directory of files to copy, so workers import it so.
+        print(f"pex-backend: notice: running pex from {source}, not a compiled copy: it is not a directory", flush=True)
+        return None
     fresh = cache.fresh()
-    shutil.copytree(Path(pex.__file__).parent, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(source, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
     compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS, invalidation_mode=UNCHECKED_HASH)
     return cache.publish(fresh, "pex-copies", copy_key(pex_version()), {"pex": pex_version(), "python": sys.version})
 
@@ -118,15 +123,25 @@ def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> Lis
 
 
 class Worker(NamedTuple):
-    """A running worker, and the file its stdout and stderr go to (what pex prints, and why the worker died)."""
+    """A running worker, and its stdout and stderr: a file (already unlinked where the system allows) holding what
+    pex printed, and why the worker died."""
 
     process: subprocess.Popen[str]
-    log: Path
+    log: BinaryIO
 
     def output(self, start: int = 0) -> str:
-        with self.log.open("rb") as file:
-            file.seek(start)
-            return file.read().decode("utf-8", "replace")
+        self.log.seek(start)
+        return self.log.read().decode("utf-8", "replace")
+
+    def size(self) -> int:
+        return os.fstat(self.log.fileno()).st_size
+
+    def close(self) -> None:
+        """Let go of an ended worker's pipes and log."""
+        for stream in (self.process.stdin, self.process.stdout, self.log):
+            with contextlib.suppress(OSError):
+                if stream:
+                    stream.close()
 
 
 class PexWorkers:
@@ -144,7 +159,6 @@ class PexWorkers:
         self.changed = threading.Condition()
         """Held to change the lists above; notified when a worker becomes idle or its place is free."""
         self.lock = threading.Lock()
-        self.logs: Optional[Path] = None
 
     def __enter__(self) -> PexWorkers:
         return self
@@ -158,22 +172,26 @@ class PexWorkers:
                 worker.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.process.kill()
-        if self.logs:
-            shutil.rmtree(self.logs, ignore_errors=True)
+                worker.process.wait()
+            worker.close()
+            with contextlib.suppress(OSError):
+                os.unlink(worker.log.name)
 
     def start(self) -> Worker:
         with self.lock:
             if self.started_with is None:
                 self.started_with = list(self.command())
-                self.logs = Path(tempfile.mkdtemp(prefix="pexbin-workers-"))
-        fd, log = tempfile.mkstemp(suffix=".log", dir=self.logs)
+        fd, log = tempfile.mkstemp(prefix="pexbin-worker-", suffix=".log")
         try:
+            reader = open(log, "rb")  # noqa: SIM115 (closed with the pool)
+            with contextlib.suppress(OSError):  # Windows keeps an open file's name: removed with the pool
+                os.unlink(log)
             process = subprocess.Popen(
                 self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1
             )
         finally:
             os.close(fd)
-        return Worker(process, Path(log))
+        return Worker(process, reader)
 
     def take(self) -> Worker:
         """An idle worker, else a new one while there is room, else the first to become either."""
@@ -184,6 +202,7 @@ class PexWorkers:
                     if worker.process.poll() is None:
                         return worker
                     self.started.remove(worker)  # died while idle: its place is free
+                    worker.close()
                 if len(self.started) + self.starting < self.size:
                     self.starting += 1
                     break
@@ -204,7 +223,7 @@ class PexWorkers:
         worker = self.take()
         stdin, stdout = worker.process.stdin, worker.process.stdout
         assert stdin and stdout
-        start = worker.log.stat().st_size
+        start = worker.size()
         try:
             stdin.write(json.dumps({"args": list(args), "cwd": str(cwd)}) + "\n")
             stdin.flush()
@@ -217,11 +236,11 @@ class PexWorkers:
             with self.changed:
                 self.started.remove(worker)
                 self.changed.notify()  # a thread waiting for a worker starts one in its place
-            code = worker.process.poll()
+            code, printed = worker.process.poll(), worker.output().strip()
+            worker.close()
             ended = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             raise BuildError(
-                f"pex's worker process died ({ended}) running pex {' '.join(args)}; it printed:\n"
-                f"{worker.output().strip()}"
+                f"pex's worker process died ({ended}) running pex {' '.join(args)}; it printed:\n{printed}"
             )
         output = worker.output(start)
         with self.changed:
