@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -124,6 +127,44 @@ def test_a_build_killed_before_publishing_leaves_the_output_as_it_was(sample, tm
     assert hidden(out) == []
     assert_record_agrees(out)
     assert "hey, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+
+def test_a_build_killed_inside_its_run_of_renames_leaves_no_record_that_lies(sample, tmp_path):
+    """The run of renames: the old record out first, the wheel, each PEX, the new record in last. Killed before
+    each of them, the output directory holds complete files only, and a record only while it tells the truth."""
+    project = sample("hello")
+    out = tmp_path / "dist"
+    project.build("uv", out, "--wheel")
+    before = files(out)
+    edit_source(project, "hi")
+    flag = tmp_path / "pause"
+    seen = []
+    for at in range(6):
+        restore(out, before)  # each time from the first build's output: its record, to be renamed out first
+        kill(start_paused(project, out, flag, PEXBIN_TEST_PAUSE_AT_RENAME=str(at)))
+        flag.unlink()
+        seen.append(files(out))
+        assert (RECORD in seen[-1]) == (at == 0), at  # out before anything else moves, in after everything
+        if at == 0:
+            assert seen[-1] == before
+    project.build("uv", out, "--wheel")
+    after = files(out)
+    assert_record_agrees(out)
+    for at, found in enumerate(seen):
+        visible = {name: data for name, data in found.items() if not name.startswith(".")}
+        for name, data in visible.items():
+            if name.endswith(".whl"):  # setuptools stamps it with the clock: a whole zip, not a given one
+                assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None, (at, name)
+            else:
+                assert data in (before.get(name), after.get(name)), (at, name)  # the old file or the new
+    assert "hi, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+
+
+def restore(out: Path, contents: Dict[str, bytes]) -> None:
+    shutil.rmtree(out)
+    for name, data in contents.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
 
 
 def pex_entry(cache: Path, name: str) -> Path:

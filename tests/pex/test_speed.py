@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -95,3 +97,22 @@ def requires(project, **env: str) -> list:
     hook = "import json, pex_backend; print(json.dumps(pex_backend.get_requires_for_build_wheel()))"
     result = run([sys.executable, "-c", hook], cwd=project.path, env={**project.env, **env})
     return [r for r in json.loads(result.stdout.splitlines()[-1]) if r.startswith("pex")]
+
+
+def test_a_pex_imported_from_a_zip_is_run_as_it_is_not_copied(tmp_path):
+    """pex's compiled copy is a shortcut for a pex installed as files; one imported from a zip (run from a PEX, an
+    egg) is not copied: one notice, and the workers import it as the build does."""
+    import pex
+
+    zipped = Path(shutil.make_archive(str(tmp_path / "pex"), "zip", Path(pex.__file__).parents[1], "pex"))
+    code = (
+        "from pathlib import Path; import pex; from pex_backend.pex.cache import open_cache; "
+        "from pex_backend.pex.workers import compiled_pex; print(pex.__file__); "
+        "print(compiled_pex(open_cache(Path('c'))))"
+    )
+    path = os.pathsep.join([str(zipped), str(Path(__file__).parents[2])])
+    result = run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
+    where, notice, copy = result.stdout.splitlines()
+    assert where.startswith(str(zipped)) and copy == "None", result.stdout
+    assert notice.startswith("pex-backend: notice: running pex from") and "not a compiled copy" in notice
+    assert list((tmp_path / "c" / f"v{FORMAT}" / "pex-copies").glob("*")) == []

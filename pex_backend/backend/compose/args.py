@@ -39,11 +39,19 @@ def target_args(group: ResolveGroup, project_root: Path, interpreter: Interprete
 
 
 def pip_version(table: TableOptions) -> Optional[str]:
-    """The pip pex resolves with: the table's, else our pinned default (unless an older pex is pinned, which may
-    not know it: then pex's own default)."""
-    if table.pip_version or table.pex_version:
+    """The pip pex resolves with: the table's, else our pinned default, unless the pex that runs (the one
+    `pex-version` pins) does not know that pip: then pex's own default."""
+    if table.pip_version:
         return table.pip_version
-    return DEFAULT_PIP_VERSION
+    return DEFAULT_PIP_VERSION if pex_knows_pip(DEFAULT_PIP_VERSION) else None
+
+
+def pex_knows_pip(version: str) -> bool:
+    try:
+        from pex.pip.version import PipVersion
+    except ImportError:  # a command showing what a build would do, without pex: the build asks the pex it runs
+        return True
+    return any(str(known) == version for known in PipVersion.values())
 
 
 def resolver_args(table: TableOptions) -> List[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import zlib
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -92,6 +93,8 @@ def resolve_inputs(
         "include_requirements": group.include_requirements,
         "pex": pex_version(),
         "backend": backend_digest(),
+        # pex runs under the build interpreter whatever the targets: its zipfile and zlib write every PEX.
+        "python": [sys.version, sys.implementation.cache_tag, zlib.ZLIB_RUNTIME_VERSION],
     }
 
 
