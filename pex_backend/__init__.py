@@ -31,7 +31,7 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List
     backend = _delegate.load_backend(Path.cwd(), config)
     requires = _delegate.requires(backend, "get_requires_for_build_wheel", _settings.foreign_settings(config_settings))
     settings = _settings.read(config_settings)
-    if config is not None and not settings.skip:
+    if config is not None and _build.reason_to_skip(config, settings, None, config_settings) is None:
         requires += _build.pex_requirement(config, settings.cache_dir)
     return requires
 

@@ -69,10 +69,15 @@ def pex_requirement(config: PexbinConfig, cache_dir: Optional[Path]) -> List[str
     return [f"pex=={wanted}", *extra]
 
 
-def installing_frontend(wheel_directory: Path) -> Optional[str]:
+def installing_frontend(wheel_directory: Optional[Path]) -> Optional[str]:
     """The frontend ("pip", "uv") building the wheel only to install it, which throws away anything else written
-    beside it; None for a frontend that keeps its output directory (`python -m build`, `uv build`)."""
-    if wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY) or any(v in os.environ for v in PIP_PER_RUN):
+    beside it; None for a frontend that keeps its output directory (`python -m build`, `uv build`). Without the
+    wheel directory (`get_requires_for_build_wheel` has none), what the environment says: pip's tracker."""
+    if any(v in os.environ for v in PIP_PER_RUN):
+        return "pip"
+    if wheel_directory is None:
+        return None
+    if wheel_directory.name.startswith(PIP_TEMPORARY_DIRECTORY):
         return "pip"
     if wheel_directory.name.startswith(UV_TEMPORARY_DIRECTORY) and UV_BUILDS_BUCKET.fullmatch(
         wheel_directory.parent.name
@@ -84,9 +89,11 @@ def installing_frontend(wheel_directory: Path) -> Optional[str]:
 def reason_to_skip(
     config: Optional[PexbinConfig],
     settings: BuildSettings,
-    wheel_directory: Path,
+    wheel_directory: Optional[Path],
     config_settings: Optional[Mapping[str, Any]] = None,
 ) -> Optional[str]:
+    """Why this build writes no PEX files, if it writes none. `get_requires_for_build_wheel` asks it too (with no
+    wheel directory), so that a build that will write none asks the frontend for no pex."""
     if config is None:
         return "no [tool.pexbin] table"
     if settings.skip:
