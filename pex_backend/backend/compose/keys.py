@@ -3,6 +3,7 @@ configuration."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -34,8 +35,15 @@ def stable(arg: str, interpreter: Optional[Interpreter] = None) -> str:
         # A directory of wheels (find-links): each file's name and digest. Not its mtime, which a fresh checkout or
         # a wheelhouse made again changes: a cache restored in CI would never be reused.
         entries = sorted(os.scandir(path), key=lambda entry: entry.name)
-        return " ".join(f"{e.name}:{file_digest(Path(e.path))}" for e in entries if e.is_file())
+        files = [e for e in entries if e.is_file()]
+        return " ".join(f"{e.name}:{listed_file_digest(e.path, e.stat().st_size, e.stat().st_mtime_ns)}" for e in files)
     return arg
+
+
+@functools.cache
+def listed_file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """A find-links file's digest, read once per build however many keys name its directory (pip's and uv's)."""
+    return file_digest(Path(path))
 
 
 def pip_configuration_files() -> List[Path]:
