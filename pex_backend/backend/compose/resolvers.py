@@ -296,7 +296,9 @@ def resolve_with(build: Resolving, output: Path, what: str) -> None:
             uv, build.group, build.table, build.project_root, build.interpreter, build.workers, build.staging
         )
         try:
-            uv_resolve.run(build.requirements, lock, [*build.targets, *build.exclusions], output, what)
+            # No targets: the venv's interpreter is the build interpreter, and with targets pex would refuse a venv
+            # holding a `py2.py3` wheel (`py2-none-any` is not a tag of the target).
+            uv_resolve.run(build.requirements, lock, build.exclusions, output, what)
         except UvPexFailure as failure:
             raise pex_failure(f"resolving {what}", failure.output, build.group, build.table) from None
         except UvLockStale:
