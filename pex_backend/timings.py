@@ -18,7 +18,9 @@ def enabled() -> bool:
 def report(name: str, started: float) -> None:
     """With timings on, print how long since `started` (a `time.perf_counter()`)."""
     if enabled():
-        print(f"pex-backend: timing: {name} {time.perf_counter() - started:.3f} s", flush=True)
+        # One write, newline included: print's separate write of the newline lets a line from another thread (binaries
+        # build in parallel) land between the two, and two steps run together on one line.
+        print(f"pex-backend: timing: {name} {time.perf_counter() - started:.3f} s\n", end="", flush=True)
 
 
 @contextlib.contextmanager
