@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -153,3 +154,16 @@ def test_a_dependency_the_uv_lock_lacks_is_one_error_naming_the_key(sample, tmp_
     result = project.build("uv", tmp_path / "out", "--wheel", check=False)
     (error,) = [line for line in said(result).splitlines() if "pex-backend error:" in line]
     assert error.startswith("pex-backend error: tool.pexbin.dependencies: 'packaging' is not in the resolve 'default'")
+
+
+def test_pips_index_settings_mean_the_same_under_uv(sample, tmp_path, wheelhouse):
+    """Only pip's settings name the wheelhouse, here one that has cowsay 6.0 alone: uv finds it there (handed
+    `--find-links` and `--no-index`), where uv by itself would look on PyPI."""
+    links = tmp_path / "links"
+    shutil.copytree(wheelhouse, links, ignore=shutil.ignore_patterns("cowsay-6.1-*"))
+    project = sample("hello")
+    env = {k: v for k, v in project.env.items() if not k.startswith("UV_") or k == "UV_CACHE_DIR"}
+    project.env = {**env, "PIP_FIND_LINKS": str(links)}
+    result = project.build("build-pip", tmp_path / "out", "--wheel")  # pip fills the build environment
+    assert "(with uv, " in said(result)
+    assert "cowsay 6.0" in run_pex(tmp_path / "out" / "report_py.pex").stdout
