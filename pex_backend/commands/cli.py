@@ -92,8 +92,13 @@ def parser() -> Parser:
         action="store_true",
         help="rebuild in this environment (its setuptools, pex, ...) instead of an isolated one pip installs",
     )
-    docs_parser = command("docs", "print the [tool.pexbin] reference, or write it with the schema", project=False)
-    docs_parser.add_argument("--write", action="store_true", help="rewrite docs/reference.md, the schema, README keys")
+    docs_parser = command("docs", "print the [tool.pexbin] reference, or write it with the schema")
+    docs_parser.add_argument(
+        "--write",
+        action="store_true",
+        help="rewrite docs/reference.md and pex_backend/resources/pexbin.schema.json in --project, pex-backend's "
+        "source checkout",
+    )
     command("schema", "print the JSON schema of [tool.pexbin]", project=False)
     inspect = command("inspect-platform", "write the complete-platform JSON of an interpreter", project=False)
     inspect.add_argument("--python", default=sys.executable, help="the interpreter (path or name on PATH)")
@@ -192,7 +197,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def dispatch(args: argparse.Namespace, program_args: List[str]) -> int:
     if args.command == "docs":
         if args.write:
-            for path in docs.write_all():
+            for path in docs.write_all(args.project):
                 print(f"wrote {path}")
         else:
             print(docs.render_reference(), end="")

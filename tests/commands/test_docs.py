@@ -1,8 +1,9 @@
-"""The reference page, the README's key table and the JSON schema are generated from the model and current."""
+"""The reference page and the JSON schema are generated from the model and current, and say what the code does."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import fastjsonschema
 import pytest
@@ -11,10 +12,13 @@ from validate_pyproject.api import Validator
 from validate_pyproject.errors import ValidationError
 
 from pex_backend.backend.config.load import load
+from pex_backend.backend.config.owned import OWNED_PEX_ARGS, owned_pex_arg
 from pex_backend.backend.config.project import read_pyproject
 from pex_backend.backend.config.table import BINARY_FIELDS, BINARY_ONLY, SINGLE_BINARY_ONLY, TABLE_FIELDS
 from pex_backend.commands import docs
+from pex_backend.commands.cli import main
 from pex_backend.errors import ConfigError
+from pex_backend.pex import cache
 
 SCHEMA = fastjsonschema.compile(json.loads(docs.SCHEMA_PATH.read_text()))
 VALIDATE_PYPROJECT = Validator()
@@ -22,11 +26,6 @@ VALIDATE_PYPROJECT = Validator()
 
 def test_reference_page_is_current():
     assert docs.REFERENCE_PATH.read_text() == docs.render_reference(), "run `python -m pex_backend docs --write`"
-
-
-def test_readme_key_table_is_current():
-    readme = docs.README_PATH.read_text()
-    assert docs.with_key_table(readme) == readme, "run `python -m pex_backend docs --write`"
 
 
 def test_schema_is_current():
@@ -38,6 +37,75 @@ def test_every_key_has_a_section():
     for key in [*BINARY_FIELDS, *TABLE_FIELDS, *BINARY_ONLY, *SINGLE_BINARY_ONLY]:
         assert f"## `{key}`" in page
     assert json.loads(docs.schema_text())["properties"]["execution_mode"]["enum"] == ["zipapp", "venv"]
+
+
+def section(key: str) -> str:
+    page = docs.render_reference()
+    start = page.index(f"## `{key}`")
+    return page[start : page.index("\n## ", start + 1)]
+
+
+def test_a_pants_spelling_only_for_a_field_pants_has():
+    assert "- Pants field: `execution_mode`" in section("execution-mode")
+    assert "- Pants field: `scie_hash_alg`" in section("scie-hash-alg")
+    for own in ("delegate-backend", "sbom", "resolver", "per-platform"):
+        assert "Pants field" not in section(own) and "pex-backend's own" in section(own), own
+    assert "Pants field" not in section("output-name") and "`output_path`" in section("output-name")
+    assert "`[python].resolves`" in section("resolves")
+
+
+def test_extra_build_args_lists_the_refused_options_from_the_code():
+    text = section("extra-build-args")
+    for names, owner in OWNED_PEX_ARGS.items():
+        assert f"- {', '.join(f'`{name}`' for name in names)}: {owner}" in text
+    # The example is an option the backend leaves to the user: not refused, and no key's own option.
+    example = json.loads(text.split("```toml\nextra-build-args = ")[1].split("\n")[0])
+    option = example[0]
+    assert owned_pex_arg(option) is None
+    assert option.lstrip("-").replace("no-", "", 1) not in {*BINARY_FIELDS, *TABLE_FIELDS}
+
+
+@pytest.mark.parametrize(
+    "platform, environ, expected",
+    [
+        ("linux", {"XDG_CACHE_HOME": "/xdg"}, "$XDG_CACHE_HOME/pex-backend"),
+        ("linux", {}, "~/.cache/pex-backend"),
+        ("darwin", {}, "~/Library/Caches/pex-backend"),
+        ("win32", {"LOCALAPPDATA": "C:/Users/u/AppData/Local"}, "%LOCALAPPDATA%\\pex-backend"),
+    ],
+)
+def test_the_reference_gives_the_cache_directory_the_code_computes(monkeypatch, platform, environ, expected):
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setenv("HOME", "/home/u")
+    for name in ("XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    computed = cache.default_cache_dir().as_posix()
+    spelled = expected.replace("$XDG_CACHE_HOME", "/xdg").replace("~", "/home/u")
+    assert computed == spelled.replace("%LOCALAPPDATA%\\", "C:/Users/u/AppData/Local/")
+    assert f"`{expected}`" in docs.CACHE_DEFAULT
+
+
+def test_docs_write_writes_into_the_project_it_is_given(tmp_path, monkeypatch, capsys):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "pyproject.toml").write_text('[project]\nname = "pex-backend"\nversion = "0"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["docs", "--write", "--project", str(checkout)]) == 0
+    assert (checkout / "docs" / "reference.md").read_text() == docs.render_reference()
+    assert (checkout / "pex_backend" / "resources" / "pexbin.schema.json").read_text() == docs.schema_text()
+    assert f"wrote {checkout / 'docs' / 'reference.md'}" in capsys.readouterr().out
+    # Anywhere else (the current directory here) it writes nothing, in one line.
+    other = tmp_path / "app"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    monkeypatch.chdir(other)
+    with pytest.raises(SystemExit) as exited:
+        main(["docs", "--write"])
+    assert exited.value.code == 1
+    assert f"{other} is not pex-backend's source checkout" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["pyproject.toml"]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir() if (p / "pyproject.toml").is_file()))

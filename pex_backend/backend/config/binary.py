@@ -77,9 +77,9 @@ class BinaryOptions:
         StrList(ARGUMENT),
         (),
         "Further arguments for the pex run that builds this PEX, after the backend's own (for pex options the "
-        "table has no key for). Options the backend sets itself (the output, entry point, sources, "
-        "requirements, targets and resolve) are refused.",
-        'extra-build-args = ["--no-strip-pex-env"]',
+        "table has no key for). An option the backend sets itself (the output, entry point, sources, "
+        "requirements, targets, resolve, or the shape of the output) is refused, naming the key that owns it.",
+        'extra-build-args = ["--runtime-pex-root", "/var/cache/app/pex"]',
     )
     ignore_errors: bool = option(
         Bool(),
