@@ -1,19 +1,26 @@
 """Benchmark: pex-backend against plain setuptools and other PEX and zipapp builders, for K entry points.
 
-    python bench/run.py [--k 1 5 10 20] [--frontends build uv] [--repeat 3]
+    python bench/run.py [--k 1 5 10 20] [--frontends build uv] [--repeat 3] [--pip-k 5] [--restart-k 5]
                         [--others-k 1 5] [--others-repeat N] [--others pex-loop shiv hatch-pex] [--no-others]
-                        [--output DIR] [--chart PATH] [--no-readme]
+                        [--output DIR] [--chart PATH] [--doc PAGE] [--no-readme] [--from-json RESULTS]
 
 Run it from an environment holding `build`, `uv` and `pex` (`pip install ".[test,bench]"`; matplotlib, from the
 `bench` extra, draws the chart). For every K it generates a project with K console scripts depending on click, rich
 and requests, and times, through each frontend (`python -m build --wheel`, `uv build --wheel`):
 
-- cold:           empty PEX_ROOT and empty pex-backend build cache;
+- cold:           empty PEX_ROOT and empty pex-backend build cache (uv resolves, the default; uv's and pip's
+                  caches warm);
+- cold, every cache empty: uv's cache (a fresh UV_CACHE_DIR) and pip's (PIP_CACHE_DIR) empty too, so the
+                  frontend downloads the build requirements and uv the project's;
+- cold, pip:      as cold, with `resolver = "pip"` in the table (pex resolves with pip), for the K of --pip-k;
 - after an edit:  both caches warm, one source file edited before each build (so the wheel and every PEX change);
 - no-change:      the same sources built again (the build cache serves every PEX);
 - setuptools:     the same project with `build-backend = "setuptools.build_meta"` and no table;
 - setuptools+pex: the same, with pex also installed into the build environment (the floor of any build that
                   runs pex there).
+
+`pexbin run`'s restart (bench/restart.py), for the K of --restart-k: `python -m pex_backend run cmd1 --restart`,
+then a source file saved --repeat times, each timed from the save to the restarted program's first output.
 
 Then, frontend-independent and for each K of --others-k, other tools, each with its own warm caches and one
 source edit before each run (a tool that does not install or run is recorded as "-" with the reason):
@@ -22,12 +29,15 @@ source edit before each run (a tool that does not install or run is recorded as 
 - shiv:       `shiv -c NAME -o NAME.pyz .` once per entry point, pip's cache warm;
 - hatch-pex:  `hatch build -t pex` on a hatchling variant of the project with `[tool.hatch.build.targets.pex]`.
 
-shiv, hatch and hatch-pex are installed from the index into a venv of their own under the work directory.
+shiv, hatch and hatch-pex are installed from the index into a venv of their own under the work directory. With
+--no-others, the other tools' results of the previous OUTPUT/results.json are kept, labelled as from an earlier run.
 
 Each cell is the median wall time of the repeats and the peak resident memory of the largest process. The results
 go to stdout, to OUTPUT/results.md (Markdown tables with the machine it ran on, and the targets met or not) and
-OUTPUT/results.json; the chart (seconds against K) to --chart; and results.md with the chart's image into
-README.md between its `<!-- bench results -->` markers (unless --no-readme).
+OUTPUT/results.json (rewritten after each cell, so a stopped run leaves what it measured; --from-json renders it);
+the chart (seconds against K) to --chart; and results.md with the chart's image into --doc (docs/speed.md, or
+README.md, whichever holds the `<!-- bench results -->` markers) between them (unless --no-readme). The tables, the
+chart and the targets are bench/report.py's.
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -45,21 +54,15 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import report as reporting
+import restart
+from report import FRONTENDS, MODES, OTHERS
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 CHART = ROOT / "docs" / "speed.svg"
-README = ROOT / "README.md"
-README_START, README_END = "<!-- bench results -->", "<!-- end bench results -->"
 REQUIREMENTS = ["click", "rich", "requests"]
-FRONTENDS = {"build": "python -m build --wheel", "uv": "uv build --wheel"}
-MODES = ["cold", "warm", "no-change", "setuptools", "setuptools+pex"]
-OTHERS = {"pex-loop": "pex loop", "shiv": "shiv", "hatch-pex": "hatch-pex"}
 OTHERS_PACKAGES = ["shiv", "hatch", "hatch-pex"]
-# The targets reported against: seconds per entry point beyond the first after an edit; after an edit at K=5 over
-# setuptools; no change over setuptools, at every K.
-PER_ENTRY_POINT_S = 0.05
-EDIT_RATIO_K5 = 1.6
-NO_CHANGE_RATIO = 1.15
 # Runs a command with its output in a log file and prints the peak resident memory (KiB on Linux) of the largest
 # process it started.
 MEASURE = (
@@ -76,7 +79,8 @@ class BenchError(Exception):
 
 
 def generate(directory: Path, k: int, backend: str) -> Path:
-    """A project with K console scripts; `backend` is pex_backend (with a table), setuptools.build_meta,
+    """A project with K console scripts; `backend` is pex_backend (with a table; pex_backend+pip: resolving with
+    pip), setuptools.build_meta,
     setuptools+pex (setuptools with pex in the build requirements) or hatch-pex (hatchling with a pex target)."""
     package = directory / "src" / "benchapp"
     package.mkdir(parents=True)
@@ -87,6 +91,7 @@ def generate(directory: Path, k: int, backend: str) -> Path:
     )
     requires, build_backend, table = {
         "pex_backend": ('"pex-backend"', "pex_backend", "\n[tool.pexbin]\n"),
+        "pex_backend+pip": ('"pex-backend"', "pex_backend", '\n[tool.pexbin]\nresolver = "pip"\n'),
         "setuptools.build_meta": ('"setuptools>=64"', "setuptools.build_meta", ""),
         "setuptools+pex": ('"setuptools>=64", "pex>=2.60"', "setuptools.build_meta", ""),
         "hatch-pex": (
@@ -209,18 +214,27 @@ class Bench:
 
         return change
 
-    def frontend(self, frontend: str, k: int) -> Dict[str, Dict]:
+    def frontend(self, frontend: str, k: int, pip: bool) -> Dict[str, Dict]:
         ours = self.project(k, "pex_backend")
         out = ours / "dist"
         command = frontend_command(frontend, ours, out)
         label = f"{frontend} K={k}"
-        cold = dict(self.env)
 
-        def cold_caches() -> None:
-            cold.update(self.caches("cold"))
-            self.next_edit(ours)()
+        def cold(mode: str, project: Path, empty: bool) -> Dict:
+            env = dict(self.env)
 
-        results = {"cold": self.attempt(f"{label} cold", lambda: self.runs(command, cold, ours, before=cold_caches))}
+            def caches() -> None:
+                env.update(self.caches(mode))
+                if empty:
+                    env.update(UV_CACHE_DIR=env["PEX_ROOT"] + "-uv", PIP_CACHE_DIR=env["PEX_ROOT"] + "-pip")
+                self.next_edit(project)()
+
+            cold_command = frontend_command(frontend, project, project / "dist")
+            return self.attempt(f"{label} {mode}", lambda: self.runs(cold_command, env, project, before=caches))
+
+        results = {"cold": cold("cold", ours, False), "cold-empty": cold("cold-empty", ours, True)}
+        if pip:
+            results["cold-pip"] = cold("cold-pip", self.project(k, "pex_backend+pip"), False)
         warm = {**self.env, **self.caches("warm")}
 
         def after_an_edit() -> Dict:
@@ -237,6 +251,16 @@ class Bench:
             plain_command = frontend_command(frontend, plain, plain / "dist")
             results[name] = self.attempt(f"{label} {name}", self.runs, plain_command, self.env, plain)
         return results
+
+    def restart(self, k: int) -> Dict:
+        """`pexbin run`'s restart after a save, its caches warm from its own first build."""
+        project = self.project(k, "pex_backend")
+        env = {**self.env, **self.caches("restart")}
+        try:
+            return restart.measure(project, env, self.repeat, self.logs / f"restart-k{k}.log")
+        except restart.RestartError as error:
+            print(f"restart K={k}: failed: {error}", file=sys.stderr, flush=True)
+            return {"error": str(error)}
 
     def install_others(self) -> Path:
         """The venv holding shiv, hatch and hatch-pex, made once; BenchError if it cannot be."""
@@ -299,220 +323,45 @@ class Bench:
         return dict(zip(OTHERS_PACKAGES, found.stdout.split())) if found.returncode == 0 else {}
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def load() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
-        pass
-    pex = subprocess.run([sys.executable, "-m", "pex", "--version"], capture_output=True, text=True).stdout.strip()
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, pex {pex}"
-    )
+        return ""
 
 
-def seconds(cell: Optional[Dict]) -> Optional[float]:
-    return cell.get("median_s") if cell else None
-
-
-def show(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:g}"
-
-
-def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
-    return round(a / b, 2) if a is not None and b else None
-
-
-def targets(results: Dict, frontends: Sequence[str]) -> List[str]:
-    """The targets table: per entry point beyond the first after an edit, after an edit / setuptools at K=5,
-    no change / setuptools at every K."""
-    lines = ["| target | frontend | measured | met |", "|---|---|---|---|"]
-
-    def met(ok: Optional[bool]) -> str:
-        return "-" if ok is None else "met" if ok else "not met"
-
-    for frontend in frontends:
-        by_k = {int(k): v for k, v in results[frontend].items()}
-        warm = {k: seconds(v["warm"]) for k, v in by_k.items() if seconds(v["warm"]) is not None}
-        if len(warm) > 1:
-            first, last = min(warm), max(warm)
-            per_entry = round((warm[last] - warm[first]) / (last - first), 3)
-            measured, ok = f"{per_entry:.3f} s (K={first}..{last})", per_entry <= PER_ENTRY_POINT_S
-        else:
-            measured, ok = "needs two K", None
-        lines.append(
-            f"| per entry point beyond the first, after an edit ≤ {PER_ENTRY_POINT_S} s | {frontend} | {measured} "
-            f"| {met(ok)} |"
-        )
-        five = by_k.get(5)
-        edit_ratio = ratio(seconds(five["warm"]), seconds(five["setuptools"])) if five else None
-        measured = "K=5 not measured" if five is None else show(edit_ratio)
-        ok = None if edit_ratio is None else edit_ratio <= EDIT_RATIO_K5
-        lines.append(f"| after an edit / setuptools, K=5 ≤ {EDIT_RATIO_K5} | {frontend} | {measured} | {met(ok)} |")
-        no_change = {k: ratio(seconds(v["no-change"]), seconds(v["setuptools"])) for k, v in sorted(by_k.items())}
-        measured = ", ".join(f"K={k}: {show(r)}" for k, r in no_change.items())
-        known = [r for r in no_change.values() if r is not None]
-        ok = None if not known else all(r <= NO_CHANGE_RATIO for r in known) and len(known) == len(no_change)
-        lines.append(f"| no change / setuptools, every K ≤ {NO_CHANGE_RATIO} | {frontend} | {measured} | {met(ok)} |")
-    return lines
-
-
-def report(results: Dict, ks: Sequence[int], frontends: Sequence[str]) -> str:
-    elapsed = results.get("elapsed_s", 0)
-    took = f"{elapsed / 60:.0f} min" if elapsed >= 120 else f"{elapsed} s"
-    lines = [
-        f"Machine: {results['machine']}. Median of {results['repeat']} runs (other tools: "
-        f"{results['others_repeat']}); peak = resident memory of the largest process; the run took {took}.",
-        "",
-        "| frontend | K | cold s | after an edit s | no-change s | setuptools s | setuptools+pex s | "
-        "peak MiB (after an edit) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    failures = []
-    for frontend in frontends:
-        for k in ks:
-            cell = results[frontend][str(k)]
-            failures += [f"{frontend} K={k} {mode}: {cell[mode]['error']}" for mode in MODES if "error" in cell[mode]]
-            row = " | ".join(show(seconds(cell[mode])) for mode in MODES)
-            lines.append(f"| {frontend} | {k} | {row} | {show(cell['warm'].get('peak_mib'))} |")
-    others = results.get("others", {})
-    if others:
-        versions = results.get("others_versions", {})
-        named = ", ".join(f"{name} {version}" for name, version in versions.items())
-        lines += [
-            "",
-            "Other tools, through no frontend, caches warm, one source edit before each run"
-            + (f" ({named})" if named else "")
-            + ":",
-            "",
-            "| K | "
-            + " | ".join(f"pex-backend after an edit ({frontend}) s" for frontend in frontends)
-            + " | "
-            + " | ".join(f"{OTHERS[tool]} s" for tool in others)
-            + " |",
-            "|---|" + "---|" * (len(frontends) + len(others)),
-        ]
-        other_ks = sorted({int(k) for by_k in others.values() for k in by_k})
-        for k in other_ks:
-            ours = [show(seconds(results[f].get(str(k), {}).get("warm"))) for f in frontends]
-            theirs = []
-            for tool, by_k in others.items():
-                cell = by_k.get(str(k))
-                if cell and "error" in cell:
-                    failures.append(f"{OTHERS[tool]} K={k}: {cell['error']}")
-                theirs.append(show(seconds(cell)))
-            lines.append(f"| {k} | " + " | ".join(ours + theirs) + " |")
-    lines += ["", "Targets:", "", *targets(results, frontends)]
-    if failures:
-        lines += ["", "Not measured (-):", ""] + [f"- {line}" for line in failures]
-    return "\n".join(lines) + "\n"
-
-
-def chart(results: Dict, frontends: Sequence[str], path: Path) -> bool:
-    """Seconds against K, one panel per frontend; False when matplotlib is not installed."""
+def earlier_others(results: Dict, previous: Path) -> None:
+    """With --no-others: the other tools' results of the previous results.json, kept and labelled."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-    except ImportError:
-        print("matplotlib is not installed (pip install '.[bench]'): no chart", file=sys.stderr)
-        return False
-    plt.rcParams.update({"svg.hashsalt": "pex-backend-bench", "font.size": 9})
-
-    def points(by_k: Dict, mode: Optional[str]) -> Tuple[List[int], List[float]]:
-        cells = sorted((int(k), v[mode] if mode else v) for k, v in by_k.items())
-        found = [(k, seconds(cell)) for k, cell in cells if seconds(cell) is not None]
-        return [k for k, _ in found], [s for _, s in found]
-
-    lines = [
-        ("pex-backend, after an edit", None, "warm", "-o", "C0"),
-        ("pex-backend, no change", None, "no-change", "-s", "C2"),
-        ("setuptools, wheel only", None, "setuptools", "--^", "C7"),
-    ] + [
-        (f"{OTHERS[tool]} (no frontend)", tool, None, ":" + marker, color)
-        for tool, marker, color in (("pex-loop", "v", "C3"), ("shiv", "D", "C1"), ("hatch-pex", "P", "C4"))
-        if tool in results.get("others", {})
-    ]
-    series = [results[frontend] for frontend in frontends] + list(results.get("others", {}).values())
-    ks = sorted({int(k) for by_k in series for k in by_k})
-    figure, axes = plt.subplots(1, len(frontends), figsize=(4.2 * len(frontends) + 0.6, 3.6), sharey=True)
-    axes = list(axes) if len(frontends) > 1 else [axes]
-    for ax, frontend in zip(axes, frontends):
-        for label, tool, mode, style, color in lines:
-            xs, ys = points(results["others"][tool] if tool else results[frontend], mode)
-            if xs:
-                ax.plot(xs, ys, style, color=color, label=label, markersize=4)
-        ax.set_title(FRONTENDS[frontend])
-        ax.set_xlabel("entry points (K)")
-        ax.set_xticks(ks)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("seconds (log scale)")
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="svg", metadata={"Date": None})
-    plt.close(figure)
-    return True
+        old = json.loads(previous.read_text())
+    except (OSError, ValueError):
+        return
+    if old.get("others"):
+        results["others"] = old["others"]
+        results["others_versions"] = old.get("others_versions", {})
+        results["others_from"] = old.get("others_from") or "from an earlier run, not rerun with this one"
 
 
-def write_readme(readme: Path, table: str, image: Optional[Path]) -> bool:
-    """Rewrite README.md between its bench-results markers: the chart's image, then the results table."""
-    text = readme.read_text()
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        print(f"{readme}: no {README_START} ... {README_END} markers: not rewritten", file=sys.stderr)
-        return False
-    block = "\n"
-    if image is not None:
-        block += f"![seconds against entry points]({image.as_posix()})\n\n"
-    updated = text[: start + len(README_START)] + block + table + text[end:]
-    if updated != text:
-        readme.write_text(updated)
-    return True
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10, 20])
-    parser.add_argument("--frontends", nargs="+", choices=list(FRONTENDS), default=list(FRONTENDS))
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--others", nargs="+", choices=list(OTHERS), default=list(OTHERS), help="other tools to time")
-    parser.add_argument("--no-others", action="store_true", help="time no other tool")
-    parser.add_argument("--no-loop", action="store_true", help="skip the per-entry-point pex loop")
-    parser.add_argument("--others-k", type=int, nargs="+", help="the K of the other tools (default: --k)")
-    parser.add_argument(
-        "--others-repeat", "--loop-repeat", type=int, dest="others_repeat", help="their repeats (default: --repeat)"
-    )
-    parser.add_argument("--output", type=Path, default=HERE, help="where results.md and results.json go")
-    parser.add_argument(
-        "--chart", type=Path, help=f"the chart (default: {CHART.relative_to(ROOT)}, or OUTPUT/speed.svg with --output)"
-    )
-    parser.add_argument("--no-readme", action="store_true", help="leave README.md's results as they are")
-    options = parser.parse_args(argv)
-    others = [] if options.no_others else [t for t in options.others if not (options.no_loop and t == "pex-loop")]
-    others_repeat = options.others_repeat or options.repeat
-    chart_path = options.chart or (CHART if options.output.resolve() == HERE else options.output / "speed.svg")
-
+def measure(options: argparse.Namespace, others: List[str], write: Callable[[Dict], None]) -> Dict:
     started = time.monotonic()
+    results: Dict = {"machine": reporting.machine(), "load": load(), "repeat": options.repeat}
+    results["others_repeat"] = options.others_repeat or options.repeat
+    if options.no_others:
+        earlier_others(results, options.output / "results.json")
     work = Path(tempfile.mkdtemp(prefix="pexbin-bench-"))
     try:
-        bench = Bench(work, options.repeat, others_repeat)
-        results: Dict = {"machine": machine(), "repeat": options.repeat, "others_repeat": others_repeat}
+        bench = Bench(work, options.repeat, results["others_repeat"])
         for frontend in options.frontends:
             results[frontend] = {}
-            for k in options.k:
-                results[frontend][str(k)] = bench.frontend(frontend, k)
+        for k in options.k:  # K by K: a run stopped early has every frontend of the K it finished
+            for frontend in options.frontends:
+                results[frontend][str(k)] = bench.frontend(frontend, k, k in options.pip_k)
                 print(f"{frontend} K={k}: {json.dumps(results[frontend][str(k)])}", flush=True)
+                write(results)
+        for k in options.restart_k:
+            results.setdefault("restart", {})[str(k)] = bench.restart(k)
+            print(f"restart K={k}: {json.dumps(results['restart'][str(k)])}", flush=True)
+            write(results)
         if others:
             results["others"] = {tool: {} for tool in others}
             for tool in others:
@@ -526,12 +375,49 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["elapsed_s"] = round(time.monotonic() - started)
-    table = report(results, options.k, options.frontends)
-    print(table)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10, 20])
+    parser.add_argument("--frontends", nargs="+", choices=list(FRONTENDS), default=list(FRONTENDS))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pip-k", type=int, nargs="*", default=[5], help='the K timed cold with resolver = "pip"')
+    parser.add_argument("--restart-k", type=int, nargs="*", default=[5], help="the K of pexbin run's restart")
+    parser.add_argument("--others", nargs="+", choices=list(OTHERS), default=list(OTHERS), help="other tools to time")
+    parser.add_argument("--no-others", action="store_true", help="time no other tool (keep the earlier results)")
+    parser.add_argument("--no-loop", action="store_true", help="skip the per-entry-point pex loop")
+    parser.add_argument("--others-k", type=int, nargs="+", help="the K of the other tools (default: --k)")
+    parser.add_argument(
+        "--others-repeat", "--loop-repeat", type=int, dest="others_repeat", help="their repeats (default: --repeat)"
+    )
+    parser.add_argument("--output", type=Path, default=HERE, help="where results.md and results.json go")
+    parser.add_argument(
+        "--chart", type=Path, help=f"the chart (default: {CHART.relative_to(ROOT)}, or OUTPUT/speed.svg with --output)"
+    )
+    parser.add_argument("--doc", type=Path, help="the page with the results markers (default: docs/speed.md or README)")
+    parser.add_argument("--no-readme", action="store_true", help="leave the page's results as they are")
+    parser.add_argument("--from-json", type=Path, help="measure nothing: render this results.json")
+    options = parser.parse_args(argv)
+    others = [] if options.no_others else [t for t in options.others if not (options.no_loop and t == "pex-loop")]
+    chart_path = options.chart or (CHART if options.output.resolve() == HERE else options.output / "speed.svg")
     options.output.mkdir(parents=True, exist_ok=True)
+
+    def write(results: Dict) -> None:
+        (options.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    if options.from_json:
+        results = json.loads(options.from_json.read_text())
+        options.frontends = [f for f in FRONTENDS if f in results]
+        options.k = sorted({int(k) for f in options.frontends for k in results[f]})
+    else:
+        results = measure(options, others, write)
+    table = reporting.report(results, options.k, options.frontends)
+    print(table)
     (options.output / "results.md").write_text(table)
-    (options.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    drawn = chart(results, options.frontends, chart_path)
+    write(results)
+    drawn = reporting.chart(results, options.frontends, chart_path)
     if drawn:
         print(f"chart: {chart_path}")
     ours_failed = [
@@ -539,17 +425,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         for frontend in options.frontends
         for k, cell in results[frontend].items()
         for mode in MODES
-        if "error" in cell[mode]
+        if "error" in cell.get(mode, {})
     ]
+    page = options.doc or reporting.default_doc()
     if not options.no_readme:
         if ours_failed:
-            print("README.md not rewritten: some builds failed", file=sys.stderr)
+            print(f"{page} not rewritten: some builds failed", file=sys.stderr)
         else:
             inside = drawn and chart_path.resolve().is_relative_to(ROOT)
-            image = chart_path.resolve().relative_to(ROOT) if inside else None
-            if write_readme(README, table, image):
-                print(f"results written into {README}")
-    print(f"the benchmark took {results['elapsed_s']} s")
+            image = Path(os.path.relpath(chart_path.resolve(), page.resolve().parent)) if inside else None
+            if reporting.write_doc(page, table, image):
+                print(f"results written into {page}")
+    print(f"the benchmark took {results.get('elapsed_s')} s")
     if ours_failed:
         sys.exit(f"failed: {', '.join(ours_failed)}")
 
