@@ -22,7 +22,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -136,36 +135,20 @@ def distributions(pex: Path, info: Mapping, artifacts: Mapping[str, str], projec
     return found
 
 
-def platform_environment(platform: str) -> Dict[str, str]:
-    """The marker values an abbreviated platform (`linux_x86_64-cp-3.11.7-cp311`) fixes; a marker on any other
-    takes this machine's value."""
-    tag, implementation, python, _ = platform.rsplit("-", 3)
-    if "." not in python:
-        python = f"{python[0]}.{python[1:]}"
-    environment = {"python_version": ".".join(python.split(".")[:2])}
-    if python.count(".") == 2:
-        environment["python_full_version"] = python
-    names = {"cp": ("cpython", "CPython"), "pp": ("pypy", "PyPy")}.get(implementation)
-    if names:
-        environment["implementation_name"], environment["platform_python_implementation"] = names
-    if tag.startswith("macosx"):
-        system = ("darwin", "Darwin", "posix", re.sub(r"^macosx_\d+_\d+_", "", tag))
-    elif tag.startswith("win"):
-        system = ("win32", "Windows", "nt", {"win_amd64": "AMD64", "win_arm64": "ARM64"}.get(tag, "x86"))
-    else:
-        system = ("linux", "Linux", "posix", re.sub(r"^(many|musl)?linux(_\d+_\d+|\d+)?_", "", tag))
-    keys = ("sys_platform", "platform_system", "os_name", "platform_machine")
-    return {**environment, **dict(zip(keys, system))}
-
-
 def marker_environments(item: BuiltBinary, project_root: Path) -> List[Dict[str, str]]:
-    """The marker values of each target of the PEX: this interpreter's for a local build."""
+    """The marker values of each target of the PEX, pex's own, as its resolve evaluated markers: the build
+    interpreter's for a local build; those an abbreviated platform fixes (pex leaves the rest unset, and a marker on
+    one takes this machine's value here); a complete platform's."""
+    from pex.pep_508 import MarkerEnvironment
+    from pex.platforms import PlatformSpec
+
     o = item.spec.options
     if not (o.platforms or o.complete_platforms):
-        return [dict(default_environment())]
-    found = [platform_environment(platform) for platform in o.platforms]
+        return [MarkerEnvironment.default().as_dict()]
+    found = [MarkerEnvironment.from_platform(PlatformSpec.parse(platform)).as_dict() for platform in o.platforms]
     for path in o.complete_platforms:
-        found.append(json.loads((project_root / path).read_text())["marker_environment"])
+        values = json.loads((project_root / path).read_text())["marker_environment"]
+        found.append(MarkerEnvironment(**values).as_dict())
     return found
 
 

@@ -228,6 +228,25 @@ def test_a_reused_pex_gets_its_sbom_and_no_source_date_epoch_no_timestamp(builds
         assert reused == first
 
 
+def test_a_platforms_markers_are_evaluated_as_pex_evaluates_them(sample):
+    """pex gives a Windows platform's `platform_machine` as `amd64` (Windows itself says `AMD64`): the requirement
+    whose marker asks for it is in the PEX, and the SBOM has the PEX depend on it; the one asking for `AMD64` is in
+    neither."""
+    project = sample("hello")
+    text = (project.path / "pyproject.toml").read_text().replace("entry-points = [", 'entry-points = ["hello"]\n#')
+    markers = "\"boolean.py; platform_machine == 'amd64'\", \"defusedxml; platform_machine == 'AMD64'\""
+    project.pyproject(f'{text}sbom = true\nplatforms = ["win_amd64-cp-312-cp312"]\ndependencies = [{markers}]\n')
+    out = project.path / "dist"
+    project.build("uv", out, "--wheel")
+    wheels = {wheel.split("-")[0]: wheel for wheel in pex_info(out / "hello.pex")["distributions"]}
+    assert sorted(wheels) == ["boolean_py", "cowsay", "hello"]
+    sbom = json.loads((out / "hello.cdx.json").read_text())
+    graph = {d["ref"]: sorted(d.get("dependsOn", [])) for d in sbom["dependencies"]}
+    assert graph["hello.pex"] == sorted(wheels.values())
+    platforms = [p["value"] for p in sbom["metadata"]["properties"] if p["name"] == "pex-backend:platform"]
+    assert platforms == ["win_amd64-cp-312-cp312"]
+
+
 @pytest.mark.parametrize(
     "table, asks",
     [
