@@ -25,7 +25,7 @@ SETTINGS = {
     "cache-dir": (
         "PEXBIN_CACHE_DIR",
         "Where resolves and PEX files are kept for later builds with the same inputs "
-        "(default: `~/.cache/pex-backend`, or the platform's cache directory).",
+        "(default: `pex-backend` in the platform's cache directory, as below).",
     ),
     "no-cache": ("PEXBIN_NO_CACHE", "`true` neither reads nor writes the build cache."),
 }
