@@ -99,8 +99,9 @@ def find_uv(cache: Optional[BuildCache], key: str) -> str:
     """The uv to resolve with: the frontend's, else the build cache's copy (made from the uv package a build asked
     for, so that later builds need not install it). `key` names what needs it, for the error."""
     found = frontend_uv()
-    copy = cache.checked("uv-copies", UV_COPY, "uv's copy") if cache else None
-    if found and cache and not copy and Path(found).resolve().is_relative_to(Path(sys.prefix).resolve()):
+    installed = bool(found) and Path(str(found)).resolve().is_relative_to(Path(sys.prefix).resolve())
+    copy = cache.checked("uv-copies", UV_COPY, "uv's copy") if cache and (installed or not found) else None
+    if found and cache and not copy and installed:
         fresh = cache.fresh()
         shutil.copy2(found, fresh / "uv")
         copy = cache.publish(fresh, "uv-copies", UV_COPY, {"uv": version_of(found)})
@@ -108,8 +109,8 @@ def find_uv(cache: Optional[BuildCache], key: str) -> str:
         uv = found or str(copy / "uv")  # type: ignore[operator]
         version = version_of(uv)
         if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < UV_MINIMUM:
-            raise BuildError(f"{key}: uv {version} is too old to resolve (uv 0.8 or later); update it, or set "
-                             f'`resolver = "pip"`')  # fmt: skip
+            too_old = f'uv {version} is too old to resolve (uv 0.8 or later): update it, or set `resolver = "pip"`'
+            raise BuildError(f"{key}: {too_old}")
         return uv
     raise BuildError(
         f"{key}: uv resolves, and no uv is here (no UV variable, no uv on PATH, no uv package in the build "
