@@ -3,7 +3,7 @@ and splicing, are proven and in use), the build resolves or builds again exactly
 it writes is byte for byte what a build with the cache off writes from the same sources.
 
 One warm `sample_projects/hello` (three builds, so that splicing is proven); each case builds a copy with one
-change, into the build cache the cases share, then the same sources with `PEXBIN_NO_CACHE=1`.
+change, into a copy of the warm build cache, then the same sources with `PEXBIN_NO_CACHE=1`.
 """
 
 from __future__ import annotations
@@ -291,7 +291,11 @@ PRINTS: Dict[Callable, Optional[str]] = {source_edit: "hello again, Kim", consol
 
 @pytest.mark.parametrize("change", CASES, ids=[change.__name__ for change in CASES])
 def test_a_change_to_one_input_builds_what_a_build_without_the_cache_builds(warm, tmp_path, change):
-    project = Project(tmp_path / "hello", dict(warm["project"].env))
+    # A copy of the warm cache for each case: a build takes away the PEX its own supersedes, so cases sharing one
+    # cache would see what an earlier case left.
+    cache = tmp_path / "cache"
+    shutil.copytree(warm["project"].env["PEXBIN_CACHE_DIR"], cache, symlinks=True)
+    project = Project(tmp_path / "hello", {**warm["project"].env, "PEXBIN_CACHE_DIR": str(cache)})
     shutil.copytree(warm["project"].path, project.path)
     links = tmp_path / "links"
     shutil.copytree(warm["links"], links)  # copy2 keeps names, sizes and times: the same listing
