@@ -52,6 +52,6 @@ def announce(built: Sequence[BuiltBinary]) -> None:
 
 def fallback(name: str, why: str, log: str = "") -> None:
     """One line for a shortcut not taken (pex builds that PEX), with pex's output when pex failed."""
-    print(f"pex-backend: notice: pex builds {name} itself: {why}", flush=True)
-    if log.strip():
-        print("\n".join(f"pex-backend:   {line}" for line in log.strip().splitlines()[-40:]), flush=True)
+    lines = [f"pex-backend: notice: pex builds {name} itself: {why}"]
+    lines += [f"pex-backend:   {line}" for line in log.strip().splitlines()[-40:]]
+    print("\n".join(lines) + "\n", end="", flush=True)  # one write: PEX files build in threads
