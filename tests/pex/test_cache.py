@@ -12,7 +12,7 @@ import tarfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex, with_setuptools_backend
@@ -169,8 +169,11 @@ DIRECT = {
 }
 
 
-def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, wheelhouse):
+@pytest.mark.parametrize("resolver", ["pip", "uv"])
+def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, wheelhouse, resolver):
     project = sample("hello")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.pexbin]\n", f'[tool.pexbin]\nresolver = "{resolver}"\n'))
     out = tmp_path / "dist"
     project.build("uv", out)  # the sdist, then the wheel and the PEX files from it
     # The published sdist, unpacked and built by setuptools' own backend.
@@ -185,10 +188,22 @@ def test_each_pex_is_what_pex_builds_for_that_entry_point(sample, tmp_path, whee
     assert constraints == [">=3.9"]
     resolving = [arg for c in constraints for arg in ("--interpreter-constraint", c)]
     resolving += ["--python", sys.executable, "--python-path", Path(sys.executable).parent]
-    resolving += ["--no-pypi", "--find-links", wheelhouse, "--pip-version", DEFAULT_PIP_VERSION]
+    sources: List[object] = [wheel]
+    if resolver == "pip":
+        resolving += ["--no-pypi", "--find-links", wheelhouse, "--pip-version", DEFAULT_PIP_VERSION]
+    else:
+        # uv installs the pins into a venv of the interpreter; pex takes its distributions as wheels, and builds each
+        # PEX from them and the project's wheel.
+        venv, resolve = tmp_path / "venv", tmp_path / "resolve"
+        uv = [sys.executable, "-m", "uv"]
+        run([*uv, "venv", "-q", "--python", sys.executable, venv], env=project.env)
+        run([*uv, "pip", "install", "-q", "--python", venv / "bin" / "python", "cowsay==6.1"], env=project.env)
+        taken = ["cowsay==6.1", "--venv-repository", venv, "--no-pre-install-wheels", "--layout=loose", "-o", resolve]
+        run([sys.executable, "-m", "pex", *taken], env=project.env)
+        sources = ["--pre-resolved-dists", resolve / ".deps", "--pre-resolved-dists", wheel, "hello==1.0"]
     for name, entry_point in DIRECT.items():
         direct = tmp_path / "direct" / name
-        run([sys.executable, "-m", "pex", wheel, *entry_point, *resolving, "-o", direct], env=project.env)
+        run([sys.executable, "-m", "pex", *sources, *entry_point, *resolving, "-o", direct], env=project.env)
         assert pex_info(direct) == pex_info(out / name), name
         assert direct.read_bytes() == (out / name).read_bytes(), name
 
