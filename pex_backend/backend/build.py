@@ -20,9 +20,10 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from pex_backend.backend.compose.built import announce
 from pex_backend.backend.compose.keys import PIP_PER_RUN
 from pex_backend.backend.compose.resolvers import UV_REQUIREMENT, uv_available, wants_uv
-from pex_backend.backend.compose.session import compose
+from pex_backend.backend.compose.session import compose, pex_session
 from pex_backend.backend.config.settings import PREFIX, BuildSettings
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, PexbinConfig
+from pex_backend.errors import BuildError
 from pex_backend.pex.cache import BuildCache, open_cache
 from pex_backend.pex.cache_files import claim_directory, lock, remove_leftovers
 from pex_backend.pex.workers import copy_key, importable_pex
@@ -162,6 +163,15 @@ def pause_for_tests(rename: Optional[int] = None) -> None:
             time.sleep(0.05)
 
 
+def identity(path: Path) -> Optional[Tuple[int, int, int]]:
+    """A file's inode, size and mtime: what changes when anything replaces or writes it."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
 class Publication:
     """A build's artifacts, staged beside (on the file system of) their destinations, then put in place together."""
 
@@ -170,6 +180,7 @@ class Publication:
         self.stages: Dict[Path, Path] = {}
         self.claimed: List[Tuple[Path, int]] = []
         self.moves: List[Tuple[Path, Path]] = []
+        self.kept: List[Tuple[Path, Optional[Tuple[int, int, int]]]] = []
 
     def __enter__(self) -> Publication:
         return self
@@ -199,6 +210,16 @@ class Publication:
     def add(self, staged: Path, destination: Path) -> None:
         self.moves.append((staged, destination))
 
+    def keep(self, present: Path) -> None:
+        """Leave a file the record names where it is (the build found it holding the bytes it would publish)."""
+        self.kept.append((present, identity(present)))
+
+    def check_kept(self) -> None:
+        """Under the output directories' locks: a kept file another build changed since would make the record lie."""
+        for present, found in self.kept:
+            if identity(present) != found:
+                raise BuildError(f"{present} changed while this build ran (another build?): build again")
+
     def commit(self, record: Path, destination: Path) -> None:
         """Put every added artifact in place, and the build record `record` (naming them) at `destination`."""
         moves = [*self.moves, (record, destination)]
@@ -208,6 +229,7 @@ class Publication:
             final.parent.mkdir(parents=True, exist_ok=True)  # a scie's directory per platform
         pause_for_tests()
         with taking_turns([final.parent for _, final in moves]):
+            self.check_kept()
             # First out: the records (this one's earlier build's, other versions') naming a file about to change.
             replaced = {final.name for _, final in self.moves if final.parent == destination.parent}
             outdated = set(records_naming(destination.parent, replaced))
@@ -251,15 +273,18 @@ def build_wheel_and_pex_files(
             check_inputs(config, project_root)  # with pex, which checks the interpreter constraints
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
-            with step(wheel_step(config)):
-                basename = build_wheel(str(staging))
-            with step("reading the wheel"):
-                wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
-                binaries = plan(config, wheel, project_root, settings)
-                check_library(binaries)
             pex_staging = publication.staging(output_dir)
-            with step("PEX files"):
-                built = compose(binaries, wheel, config.table, project_root, pex_staging, cache, announced=False)
+            # pex's first worker starts (and imports pex) while setuptools builds the wheel.
+            with pex_session(cache, pex_staging, early=True) as session:
+                with step(wheel_step(config)):
+                    basename = build_wheel(str(staging))
+                with step("reading the wheel"):
+                    wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
+                    binaries = plan(config, wheel, project_root, settings)
+                    check_library(binaries)
+                with step("PEX files"):
+                    table, root = config.table, project_root
+                    built = compose(binaries, wheel, table, root, pex_staging, cache, False, session, output_dir)
             with step("SBOMs"):  # of the final PEX files, however each was made
                 sboms = {
                     item.path.name: write_sbom(item, item.sha256 or sha256_of(item.path), wheel, project_root)
@@ -269,7 +294,10 @@ def build_wheel_and_pex_files(
             record = write_record(built, wheel, pex_staging, staging / basename, config)
             publication.add(staging / basename, wheel_directory / basename)
             for item in built:
-                publication.add(item.path, output_dir / item.path.name)
+                if item.path.parent == output_dir:
+                    publication.keep(item.path)  # a reused PEX already there, hashed in place
+                else:
+                    publication.add(item.path, output_dir / item.path.name)
                 for scie in item.scies:  # beside the PEX, or in a directory per platform (`scie-name-style`)
                     publication.add(pex_staging / scie, output_dir / scie)
                 if item.path.name in sboms:

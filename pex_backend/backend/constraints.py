@@ -5,9 +5,18 @@ pex is imported only when a function here runs: it is a build requirement of `bu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Optional, Sequence
+
+from pex_backend.pex.cache import key_of
 
 
 def pex_available() -> bool:
@@ -33,14 +42,31 @@ def running_interpreter() -> Any:
     return PythonInterpreter(PythonIdentity.get())
 
 
-def running_interpreter_matches(constraints: Sequence[str]) -> bool:
-    """Whether this interpreter meets any of `constraints` (all of them OR-ed, as pex does); True when none."""
-    from pex.interpreter_constraints import InterpreterConstraint
-
+def running_interpreter_matches(constraints: Sequence[str], answers: Optional[str] = None) -> bool:
+    """Whether this interpreter meets any of `constraints` (all of them OR-ed, as pex does); True when none. With
+    `answers` (a directory of the build cache), pex's answer is kept there, keyed by the constraints, this
+    interpreter and the pex version, so that a later build (one that reuses every PEX) imports no more of pex."""
     if not constraints:
         return True
-    return any(
+    from pex.version import __version__
+
+    identity = [os.path.realpath(sys.executable), sys.version, sys.implementation.cache_tag, platform.machine()]
+    known = Path(answers or ".", f"matches-{key_of(sorted(constraints), identity, __version__)}.json")
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if answers:
+            return bool(json.loads(known.read_text())["matches"])
+    from pex.interpreter_constraints import InterpreterConstraint
+
+    matches = any(
         InterpreterConstraint.matches(constraint, running_interpreter())
         for constraint in constraints
         if problem(constraint) is None
     )
+    with contextlib.suppress(OSError):
+        if answers:
+            known.parent.mkdir(parents=True, exist_ok=True)
+            fd, written = tempfile.mkstemp(dir=known.parent, prefix=".answer-")
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps({"constraints": sorted(constraints), "identity": identity, "matches": matches}))
+            os.replace(written, known)  # whole or not there, for builds reading it at once
+    return matches

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -210,6 +211,30 @@ class BuildCache:
         if problem:
             self.drop(path, f"{what}: {problem}")
         return None
+
+    def checked_out(
+        self, kind: str, key: str, what: str, copy: Path, present: Optional[Path]
+    ) -> Optional[Tuple[Path, Path]]:
+        """The entry for `key` when whole, and where its file `copy.name` is for the build: `present` (outside the
+        cache) when that already holds the file (hashed there: the entry's is not read), else `copy`, a checked copy."""
+        if present and self.in_place(self.path(kind, key), copy.name, present):
+            return self.path(kind, key), present
+        entry = self.checked(kind, key, what, copy=(copy.name, copy))
+        return (entry, copy) if entry else None
+
+    def in_place(self, entry: Path, name: str, present: Path) -> bool:
+        """Whether `present` is exactly the entry's file `name` (size and sha256 by the manifest); if so, held."""
+        fd = self.hold(entry / MANIFEST) if entry.is_dir() else None
+        if fd is None:
+            return False
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError), open(os.dup(fd), "rb") as file:
+            expected, found = json.loads(file.read())["files"][name], os.lstat(present)
+            if stat.S_ISREG(found.st_mode) and found.st_size == expected["size"]:
+                if file_digest(present) == expected["sha256"]:
+                    os.utime(entry)  # when it was last used, for `prune --days`
+                    return True
+        self.let_go(fd)
+        return False
 
     def let_go(self, fd: int) -> None:
         with self.mutex:

@@ -36,6 +36,9 @@ def run(args, cwd):
 
 
 def serve():
+    # pex imported now, before the first job comes: the build starts a worker while setuptools builds the wheel.
+    import pex.bin.pex  # noqa: F401
+
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stdout to the log as well: the channel carries replies alone
     for line in sys.stdin:

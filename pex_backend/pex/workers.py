@@ -17,6 +17,7 @@ from py_compile import PycInvalidationMode
 from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from pex_backend.errors import BuildError
+from pex_backend.timings import step
 
 from .cache import BuildCache, key_of
 from .cpus import usable_cpus
@@ -88,6 +89,8 @@ class Interpreter(NamedTuple):
 
     python: str
     directory: str
+    answers: Optional[str] = None
+    """Where pex's answers about this interpreter are kept (`constraints.running_interpreter_matches`)."""
 
 
 def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
@@ -97,7 +100,8 @@ def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
     where the link is identified once. The link points at the environment's base interpreter, which builds the
     same PEX files; and pex may search only the link's directory, so it adds no other interpreter as a target.
     """
-    fallback = Interpreter(sys.executable, os.path.dirname(sys.executable))
+    answers = str(cache.base / "answers") if cache else None
+    fallback = Interpreter(sys.executable, os.path.dirname(sys.executable), answers)
     real = os.path.realpath(sys.executable)
     if cache is None or real == sys.executable:
         return fallback
@@ -110,7 +114,7 @@ def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
         except OSError:
             return fallback
         directory = cache.publish(fresh, "interpreters", key, {"python": real})
-    return Interpreter(str(directory / name), str(directory))
+    return Interpreter(str(directory / name), str(directory), answers)
 
 
 def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> List[str]:
@@ -159,11 +163,14 @@ class PexWorkers:
         self.changed = threading.Condition()
         """Held to change the lists above; notified when a worker becomes idle or its place is free."""
         self.lock = threading.Lock()
+        self.warming: Optional[threading.Thread] = None
 
     def __enter__(self) -> PexWorkers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.warming:
+            self.warming.join()  # its worker, once started, is among those ended below
         for worker in self.started:
             if worker.process.stdin:
                 worker.process.stdin.close()
@@ -176,6 +183,22 @@ class PexWorkers:
             worker.close()
             with contextlib.suppress(OSError):
                 os.unlink(worker.log.name)
+
+    def start_first(self) -> None:
+        """Start a worker in the background (its command worked out there too), so that it imports pex while the
+        caller does something else: the build starts it before setuptools builds the wheel."""
+        self.warming = threading.Thread(target=self.warm, name="pexbin-first-worker")
+        self.warming.start()
+
+    def warm(self) -> None:
+        with step("starting pex's first worker"):
+            try:
+                worker = self.take()
+            except Exception:  # noqa: BLE001 (the first `run` starts one again, and fails with the reason)
+                return
+        with self.changed:
+            self.idle.append(worker)
+            self.changed.notify()
 
     def start(self) -> Worker:
         with self.lock:

@@ -202,6 +202,8 @@ def test_damaged_cache_entries_are_dropped_and_built_again(sample, tmp_path):
     target = os.readlink(link)
     link.unlink()
     link.symlink_to(sys.executable)
+    for name in PEX_FILES:  # else the build finds them in dist/ already (hashed there) and reads no entry of theirs
+        (out / name).unlink()
 
     rebuilt = said(project.build("uv", out, "--wheel"))
     notices = sorted(line for line in rebuilt.splitlines() if "dropped a damaged build cache entry" in line)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import List
 
-from conftest import run, run_pex
+import pytest
+from conftest import TIMEOUT, run, run_pex
 
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION
 from pex_backend.pex.cache import FORMAT
@@ -87,8 +93,12 @@ def test_a_warm_build_installs_no_pex(sample, tmp_path):
     assert f"pex-backend error: pex {DEFAULT_PEX_VERSION} is not installed in the build environment" in failed
     assert "Traceback" not in failed
     assert ASKED_FOR_PEX in said(project.build("build", out, "--wheel"))
+    # That build made the copy again (its first pex worker starts with the build, whether pex runs or not).
+    assert requires(project) == []
 
-    # The copy dropped (as `pexbin cache prune` would), the hook asks for pex.
+    # The copy removed (as `pexbin cache prune` would), the hook asks for pex.
+    for copy in cache.iterdir():
+        shutil.rmtree(copy)
     assert requires(project) == [ASKED_FOR_PEX]
 
 
@@ -116,3 +126,71 @@ def test_a_pex_imported_from_a_zip_is_run_as_it_is_not_copied(tmp_path):
     assert where.startswith(str(zipped)) and copy == "None", result.stdout
     assert notice.startswith("pex-backend: notice: running pex from") and "not a compiled copy" in notice
     assert list((tmp_path / "c" / f"v{FORMAT}" / "pex-copies").glob("*")) == []
+
+
+# A setup.py that holds setuptools' wheel build while the file HOLD_WHEEL exists, then fails if FAIL_WHEEL does.
+HOLDING_SETUP = """import os, sys, time
+from setuptools import setup
+if "bdist_wheel" in sys.argv:  # build_wheel, not get_requires_for_build_wheel
+    open(os.environ["HOLD_WHEEL"], "w").close()
+while os.path.exists(os.environ["HOLD_WHEEL"]):
+    time.sleep(0.05)
+if "bdist_wheel" in sys.argv and os.path.exists(os.environ["FAIL_WHEEL"]):
+    raise SystemExit("broken on purpose")
+setup()
+"""
+
+
+def workers_of(cache: Path) -> List[int]:
+    """The pex workers running with this build cache's compiled copy of pex."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"worker.py") for part in command) and any(str(cache).encode() in p for p in command):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the processes' command lines in /proc")
+def test_pex_s_first_worker_starts_while_setuptools_builds_the_wheel(sample, tmp_path):
+    """The first pex worker runs while setuptools builds the wheel; a build that fails or is killed then leaves no
+    worker behind."""
+    project = sample("hello")
+    out, hold, fail = tmp_path / "dist", tmp_path / "hold", tmp_path / "fail"
+    project.build("uv", out, "--wheel")  # the cache now holds pex's compiled copy, and a worker starts at once
+    timed = type(project)(project.path, {**project.env, "PEXBIN_TIMINGS": "1"})
+    steps = re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", said(timed.build("uv", out, "--wheel")))
+    assert steps.index("starting pex's first worker") < steps.index("setuptools' wheel"), steps
+    (project.path / "setup.py").write_text(HOLDING_SETUP)
+    cache = Path(project.env["PEXBIN_CACHE_DIR"])
+    command = [sys.executable, "-m", "uv", "build", "--wheel", "-o", str(out), str(project.path)]
+    env = {**project.env, "HOLD_WHEEL": str(hold), "FAIL_WHEEL": str(fail)}
+    for ending in ("killed", "failed"):
+        build = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for(hold.exists, "setuptools never ran setup.py")
+            workers = wait_for(lambda: workers_of(cache), "no pex worker started while the wheel was being built")
+            if ending == "killed":  # the backend alone: its worker is not killed with it
+                os.kill(int(Path(f"/proc/{workers[0]}/stat").read_text().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
+            else:
+                fail.touch()
+            hold.unlink()
+            printed = build.communicate(timeout=TIMEOUT)[0].decode()
+            assert build.returncode != 0 and ("broken on purpose" in printed or ending == "killed"), printed
+            wait_for(lambda: not workers_of(cache), f"a build that {ending} left a pex worker behind", 20)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(build.pid, signal.SIGKILL)

@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 from packaging.requirements import Requirement
 
-from pex_backend.backend.config.table import DEFAULT_PIP_VERSION, TableOptions
+from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION, TableOptions
 from pex_backend.backend.constraints import running_interpreter_matches
 from pex_backend.backend.inputs import complete_platform_file, lockfile
 from pex_backend.backend.plan import BinarySpec, ResolveGroup
@@ -32,7 +32,7 @@ def target_args(group: ResolveGroup, project_root: Path, interpreter: Interprete
             args.append("--resolve-local-platforms")
         return args
     args = [arg for constraint in group.interpreter_constraints for arg in ("--interpreter-constraint", constraint)]
-    if running_interpreter_matches(group.interpreter_constraints):
+    if running_interpreter_matches(group.interpreter_constraints, interpreter.answers):
         # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
         args += ["--python", interpreter.python, "--python-path", interpreter.directory]
     return args
@@ -48,6 +48,10 @@ def pip_version(table: TableOptions) -> Optional[str]:
 
 def pex_knows_pip(version: str) -> bool:
     try:
+        from pex.version import __version__
+
+        if (__version__, version) == (DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION):
+            return True  # known without importing pex's pip module (tests/pex/test_no_change.py checks it)
         from pex.pip.version import PipVersion
     except ImportError:  # a command showing what a build would do, without pex: the build asks the pex it runs
         return True

@@ -80,6 +80,7 @@ class GroupBuild:
     excludes: Sequence[str] = ()
     """Distributions the resolve leaves out (`!name` dependencies), for a query about one binary."""
     shared: Optional[SharedResolves] = None
+    published: Optional[Path] = None  # where the build puts the PEX files: a reused one there is left in place
 
     def __post_init__(self) -> None:
         self.targets = target_args(self.group, self.project_root, self.interpreter)
@@ -161,15 +162,15 @@ class GroupBuild:
         return key_of(self.resolve_key, wheel, binary.name, stable_args(binary))
 
     def reuse(self, binary: BinarySpec) -> Optional[BuiltBinary]:
-        """The cached PEX, copied out of the cache (the copy checked against the entry's manifest). A PEX with
-        scies is not cached: pex builds it each time (science keeps its own cache of interpreters)."""
-        if not self.cache or binary.options.scie:
+        """The cached PEX: the file in `published` if it is the entry's (hashed there), else a checked copy."""
+        if not self.cache or binary.options.scie:  # pex builds scies each time; an SBOM is written beside its PEX
             return None
         output = self.staging / f"{binary.name}.pex"
-        entry = self.cache.checked("pex", self.key(binary), f"pex {output.name}", copy=(output.name, output))
-        if not entry:
+        present = self.published / output.name if self.published and not binary.options.sbom else None
+        found = self.cache.checked_out("pex", self.key(binary), f"pex {output.name}", output, present)
+        if not found:
             return None
-        return BuiltBinary(binary, output, 0.0, reused=True, sha256=self.cache.digest(entry, output.name))
+        return BuiltBinary(binary, found[1], 0.0, reused=True, sha256=self.cache.digest(found[0], output.name))
 
     def build(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
         started = time.monotonic()

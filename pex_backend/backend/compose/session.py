@@ -22,17 +22,23 @@ from pex_backend.timings import step
 from .built import BuiltBinary, announce
 from .group import GroupBuild, SharedResolves
 
+Session = Tuple[Path, Interpreter, PexWorkers]
+
 
 @contextlib.contextmanager
-def pex_session(cache: Optional[BuildCache], parent: Optional[Path]) -> Iterator[Tuple[Path, Interpreter, PexWorkers]]:
-    """A work directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end."""
+def pex_session(cache: Optional[BuildCache], parent: Optional[Path], early: bool = False) -> Iterator[Session]:
+    """A work directory (in `parent`), the build interpreter and pex's workers; the directory goes at the end.
+    With `early`, the first worker starts now, in the background: the build opens the session before setuptools
+    builds the wheel, so that pex is imported meanwhile."""
     staging = Path(tempfile.mkdtemp(prefix="pexbin-work-", dir=parent))
     with step("the build interpreter"):
         python = build_interpreter(cache)
     try:
-        # pex's compiled copy is looked for (or made) when the first worker starts: a build that reuses every PEX
-        # runs no pex.
+        # pex's compiled copy is looked for (or made) when the first worker starts: without `early`, a build that
+        # reuses every PEX runs no pex.
         with PexWorkers(lambda: worker_command(cache, python)) as workers:
+            if early:
+                workers.start_first()
             yield staging, python, workers
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -46,22 +52,30 @@ def compose(
     output_dir: Path,
     cache: Optional[BuildCache],
     announced: bool = True,
+    session: Optional[Session] = None,
+    published: Optional[Path] = None,
 ) -> List[BuiltBinary]:
     """Build (or reuse) every binary into `output_dir`, a directory no one else looks into until the caller is done
     (a build's staging directory, which the build publishes; `run`'s temporary one). Without `announced`, the
-    caller prints the lines (`announce`) once the files are in place."""
+    caller prints the lines (`announce`) once the files are in place. `session`: one the caller opened (in
+    `output_dir`), else one of its own. `published`: where the caller puts the files; a reused PEX already there
+    (the cache's bytes, hashed there) is left in place, the item naming it there."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    with pex_session(cache, output_dir) as (staging, python, workers):
+    with contextlib.ExitStack() as stack:
+        staging, python, workers = session or stack.enter_context(pex_session(cache, output_dir))
         with ThreadPoolExecutor(JOBS) as pool, ThreadPoolExecutor(JOBS) as group_pool:
             with step("cache keys"):
                 shared = SharedResolves()
                 builds = [
-                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python, shared=shared)
+                    GroupBuild(g, wheel, table, project_root, staging, workers, cache, python, (), shared, published)
                     for g in groups(binaries)
                 ]
             built = [item for batch in group_pool.map(lambda build: build.run(pool), builds) for item in batch]
         placed = []
         for item in built:
+            if published and item.path.parent == published:
+                placed.append(item)
+                continue
             destination = output_dir / item.path.name
             for scie in item.scies:
                 (output_dir / scie).parent.mkdir(parents=True, exist_ok=True)
