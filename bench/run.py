@@ -19,7 +19,7 @@ and requests, and times, through each frontend (`python -m build --wheel`, `uv b
 - setuptools+pex: the same, with pex also installed into the build environment (the floor of any build that
                   runs pex there).
 
-`pexbin run`'s restart (bench/restart.py), for the K of --restart-k: `python -m pex_backend run cmd1 --restart`,
+First, `pexbin run`'s restart (bench/restart.py), for the K of --restart-k: `python -m pex_backend run cmd1 --restart`,
 then a source file saved --repeat times, each timed from the save to the restarted program's first output.
 
 Then, frontend-independent and for each K of --others-k, other tools, each with its own warm caches and one
@@ -177,6 +177,7 @@ class Bench:
         self.others_venv: Optional[Path] = None
         self.others_error: Optional[BenchError] = None
         self.others_envs: Dict[str, Dict[str, str]] = {}
+        self.warmed: set = set()
 
     def caches(self, name: str) -> Dict[str, str]:
         root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.work))
@@ -232,6 +233,9 @@ class Bench:
             cold_command = frontend_command(frontend, project, project / "dist")
             return self.attempt(f"{label} {mode}", lambda: self.runs(cold_command, env, project, before=caches))
 
+        if frontend not in self.warmed:  # cold has uv's and pip's caches warm: a first build fills them
+            self.warmed.add(frontend)
+            self.attempt(f"{label} warm-up", run, command, {**self.env, **self.caches("warm-up")}, ours)
         results = {"cold": cold("cold", ours, False), "cold-empty": cold("cold-empty", ours, True)}
         if pip:
             results["cold-pip"] = cold("cold-pip", self.project(k, "pex_backend+pip"), False)
@@ -353,15 +357,15 @@ def measure(options: argparse.Namespace, others: List[str], write: Callable[[Dic
         bench = Bench(work, options.repeat, results["others_repeat"])
         for frontend in options.frontends:
             results[frontend] = {}
+        for k in options.restart_k:
+            results.setdefault("restart", {})[str(k)] = bench.restart(k)
+            print(f"restart K={k}: {json.dumps(results['restart'][str(k)])}", flush=True)
+            write(results)
         for k in options.k:  # K by K: a run stopped early has every frontend of the K it finished
             for frontend in options.frontends:
                 results[frontend][str(k)] = bench.frontend(frontend, k, k in options.pip_k)
                 print(f"{frontend} K={k}: {json.dumps(results[frontend][str(k)])}", flush=True)
                 write(results)
-        for k in options.restart_k:
-            results.setdefault("restart", {})[str(k)] = bench.restart(k)
-            print(f"restart K={k}: {json.dumps(results['restart'][str(k)])}", flush=True)
-            write(results)
         if others:
             results["others"] = {tool: {} for tool in others}
             for tool in others:
