@@ -14,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 from py_compile import PycInvalidationMode
-from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from pex_backend.errors import BuildError
 from pex_backend.timings import step
@@ -164,6 +164,8 @@ class PexWorkers:
         """Held to change the lists above; notified when a worker becomes idle or its place is free."""
         self.lock = threading.Lock()
         self.warming: Optional[threading.Thread] = None
+        self.ran: Set[int] = set()
+        """The workers (by process id) given a job."""
 
     def __enter__(self) -> PexWorkers:
         return self
@@ -172,7 +174,9 @@ class PexWorkers:
         if self.warming:
             self.warming.join()  # its worker, once started, is among those ended below
         for worker in self.started:
-            if worker.process.stdin:
+            if worker.process.pid not in self.ran:
+                worker.process.kill()  # no job given: not waited for while it imports pex (a no-change build)
+            elif worker.process.stdin:
                 worker.process.stdin.close()
         for worker in self.started:
             try:
@@ -244,6 +248,7 @@ class PexWorkers:
     def run(self, args: Sequence[str], cwd: Path) -> Tuple[int, str]:
         """Run `pex ARGS` in `cwd`: its exit code and output."""
         worker = self.take()
+        self.ran.add(worker.process.pid)
         stdin, stdout = worker.process.stdin, worker.process.stdout
         assert stdin and stdout
         start = worker.size()
