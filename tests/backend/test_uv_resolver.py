@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -167,3 +168,29 @@ def test_pips_index_settings_mean_the_same_under_uv(sample, tmp_path, wheelhouse
     result = project.build("build-pip", tmp_path / "out", "--wheel")  # pip fills the build environment
     assert "(with uv, " in said(result)
     assert "cowsay 6.0" in run_pex(tmp_path / "out" / "report_py.pex").stdout
+
+
+@pytest.mark.parametrize(
+    ("pip", "table", "expected"),
+    [
+        # pip's extra indexes come on top of PyPI (its index-url unset): uv keeps its own default index too.
+        ({"PIP_EXTRA_INDEX_URL": "https://a/simple https://b/simple"}, None,
+         ["--extra-index-url", "https://a/simple", "--extra-index-url", "https://b/simple"]),
+        ({"PIP_INDEX_URL": "https://i/simple", "PIP_EXTRA_INDEX_URL": "https://a/simple"}, None,
+         ["--index-url", "https://i/simple", "--extra-index-url", "https://a/simple"]),
+        ({"PIP_NO_INDEX": "1", "PIP_EXTRA_INDEX_URL": "https://a/simple"}, None, ["--no-index"]),
+        ({"PIP_EXTRA_INDEX_URL": "https://a/simple"}, ["https://t/simple", "https://u/simple"],
+         ["--index-url", "https://t/simple", "--extra-index-url", "https://u/simple"]),
+        ({}, [], ["--no-index"]),
+    ],
+)  # fmt: skip
+def test_pips_index_settings_become_uvs(monkeypatch, pip, table, expected):
+    from pex_backend.backend.compose.resolvers import uv_index_args
+    from pex_backend.backend.config.table import TableOptions
+
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_FIND_LINKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name, value in pip.items():
+        monkeypatch.setenv(name, value)
+    assert uv_index_args(TableOptions(index_urls=table)) == expected

@@ -149,14 +149,17 @@ def uv_index_args(table: TableOptions) -> List[str]:
     """The table's `index-urls` and `find-links`, else pip's own settings, as uv options: the same indexes under
     uv as under pip."""
     if table.index_urls is not None:
-        urls, links, no_index = list(table.index_urls), [], not table.index_urls
+        primary, extra, links = list(table.index_urls[:1]), list(table.index_urls[1:]), []
+        no_index = not table.index_urls
     else:
+        # pip's extra indexes are in addition to its index, PyPI unless `index-url` says otherwise: so are uv's.
         pip = pip_settings()
-        urls, links = pip.get("index-url", [])[:1] + pip.get("extra-index-url", []), pip.get("find-links", [])
+        primary, extra, links = pip.get("index-url", [])[:1], pip.get("extra-index-url", []), pip.get("find-links", [])
         no_index = (pip.get("no-index") or ["0"])[0].lower() in TRUE
     args = ["--no-index"] if no_index else []
-    if urls and not no_index:
-        args += ["--index-url", urls[0], *[arg for url in urls[1:] for arg in ("--extra-index-url", url)]]
+    if not no_index:
+        args += [arg for url in primary for arg in ("--index-url", url)]
+        args += [arg for url in extra for arg in ("--extra-index-url", url)]
     return args + [arg for link in [*links, *table.find_links] for arg in ("--find-links", link)]
 
 
