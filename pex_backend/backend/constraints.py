@@ -54,7 +54,11 @@ def running_interpreter_matches(constraints: Sequence[str], answers: Optional[st
     known = Path(answers or ".", f"matches-{key_of(sorted(constraints), identity, __version__)}.json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         if answers:
-            return bool(json.loads(known.read_text())["matches"])
+            # Checked before it is trusted: the answer to these constraints for this interpreter, a boolean.
+            kept = json.loads(known.read_text())
+            if kept["constraints"] == sorted(constraints) and kept["identity"] == identity:
+                if isinstance(kept["matches"], bool):
+                    return kept["matches"]
     from pex.interpreter_constraints import InterpreterConstraint
 
     matches = any(

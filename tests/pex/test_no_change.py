@@ -3,6 +3,7 @@ are and left there; only the record is written again."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -55,3 +56,17 @@ def test_the_pinned_pex_knows_the_pinned_pip():
 
     assert pex.version.__version__ == DEFAULT_PEX_VERSION
     assert DEFAULT_PIP_VERSION in [str(known) for known in PipVersion.values()]
+
+
+def test_a_kept_interpreter_answer_is_checked_before_it_is_trusted(tmp_path):
+    from pex_backend.backend.constraints import running_interpreter_matches
+
+    answers = tmp_path / "answers"
+    assert running_interpreter_matches([">=3.0"], str(answers)) is True
+    (kept,) = answers.iterdir()
+    stored = json.loads(kept.read_text())
+    for spoiled in ({**stored, "matches": False, "identity": ["another python"]}, {**stored, "matches": "no"}):
+        kept.write_text(json.dumps(spoiled))
+        assert running_interpreter_matches([">=3.0"], str(answers)) is True
+    kept.write_text(json.dumps({**stored, "matches": False}))  # a whole answer for this interpreter is taken
+    assert running_interpreter_matches([">=3.0"], str(answers)) is False
