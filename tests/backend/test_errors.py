@@ -86,7 +86,7 @@ def test_a_failed_build_leaves_earlier_artifacts_alone(sample, tmp_path):
     append_to_table(project, 'dependencies = ["no-such-dist-anywhere>=1"]')
     (project.path / "src" / "hello" / "cli.py").write_text("def main():\n    print('changed')\n")
     line, output = failure(project, out)
-    assert line.startswith("pex-backend error: pex failed while resolving hello==1.0's requirements")
-    assert "no-such-dist-anywhere" in output  # pex's own message comes through
+    assert line.startswith("pex-backend error: uv failed while resolving hello==1.0's requirements")
+    assert "no-such-dist-anywhere" in output  # the resolver's own message comes through
     assert {name: (out / name).read_bytes() for name in listing(out)} == before
     assert "hello, Ann" in run_pex(out / "hello.pex", "Ann").stdout

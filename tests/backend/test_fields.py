@@ -174,7 +174,8 @@ def test_ignore_errors_builds_despite_a_requirement_conflict(sample, tmp_path, o
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", links, conflicting])
 
     project = sample("hello")
-    table = f'dependencies = ["oldcow"]\nfind-links = ["{links.as_posix()}"]\n'
+    # About pip's resolvers: pip resolves (uv, the default, refuses the conflict in its own words).
+    table = f'dependencies = ["oldcow"]\nfind-links = ["{links.as_posix()}"]\nresolver = "pip"\n'
     text = (project.path / "pyproject.toml").read_text()
     # The default (modern) pip refuses the conflict itself, whatever `ignore-errors` says.
     project.pyproject(text + table + "ignore-errors = true\n")

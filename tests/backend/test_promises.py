@@ -220,7 +220,7 @@ def vendored_pip_build(tmp_path_factory, offline_env):
     project = copied("hello", where, {**offline_env, "PEX_ROOT": str(where / "pex-root")})
     with_table(
         project,
-        '[tool.pexbin]\nentry-points = ["hello", "hello.cli:main"]\npip-version = "vendored"\n'
+        '[tool.pexbin]\nentry-points = ["hello", "hello.cli:main"]\npip-version = "vendored"\nresolver = "pip"\n'
         '[tool.pexbin.overrides]\n"hello.cli:main" = { inherit-path = "prefer" }\n',
     )
     out = where / "dist"
@@ -234,6 +234,8 @@ def test_pip_version(vendored_pip_build, sample, tmp_path):
     assert "hello, Vi" in run_pex(out / "hello.pex", "Vi").stdout
     # Without the field: the pinned default.
     project = sample("hello")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.pexbin]\n", '[tool.pexbin]\nresolver = "pip"\n'))
     project.env = {**project.env, "PEX_ROOT": str(tmp_path / "pex-root")}
     project.build("uv", tmp_path / "dist", "--wheel")
     assert "26.0.1" in pip_versions_used(tmp_path / "pex-root")
