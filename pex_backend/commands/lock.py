@@ -83,7 +83,8 @@ def stale(request: LockRequest, pip_args: List[str]) -> Optional[str]:
     with tempfile.TemporaryDirectory() as directory:
         if request.path.suffix == ".toml":
             command = ["pex", "--pylock", str(request.path), *request.requirements, *target_args(request, False)]
-            command += ["-o", str(Path(directory) / "check.pex")]
+            # pip's settings and version too: pex's vendored pip does not run on the newer interpreters it may pick.
+            command += [*pip_args, "-o", str(Path(directory) / "check.pex")]
         else:
             copy = Path(directory) / "lock.json"  # dry-run writes nothing, and pex never gets the user's file
             copy.write_bytes(request.path.read_bytes())
