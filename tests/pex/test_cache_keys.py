@@ -200,6 +200,11 @@ def pip_variable(case: Case, warm: Dict) -> List[str]:
     return [case.build()]
 
 
+def uv_variable(case: Case, warm: Dict) -> List[str]:
+    case.project.env = {**case.project.env, "UV_PRERELEASE": "allow"}  # uv resolves (the default resolver)
+    return [case.build()]
+
+
 def pip_configuration_file(case: Case, warm: Dict) -> List[str]:
     config = case.project.path.parent / "pip.conf"
     config.write_text("[global]\ntimeout = 60\n")
@@ -278,6 +283,7 @@ CASES: Dict[Callable[[Case, Dict], List[str]], List[str]] = {
     find_links_listing: [RESOLVED],
     pip_variable: [RESOLVED],
     pip_configuration_file: [RESOLVED, RESOLVED],
+    uv_variable: [RESOLVED],
     lockfile_contents: [RESOLVED, RESOLVED],
     pex_version: [RESOLVED],
     backend_version: [RESOLVED],
