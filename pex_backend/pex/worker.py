@@ -54,5 +54,7 @@ if __name__ == "__main__":
     if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
         del sys.path[0]
     if len(sys.argv) > 1:
-        sys.path.insert(0, sys.argv[1])  # a byte-compiled copy of the build environment's own pex
+        sys.path.insert(0, sys.argv[1])  # a directory holding pex alone: the build cache's copy, or a link
+    if sys.argv[2:] == ["copy"]:
+        sys.dont_write_bytecode = True  # the copy is an entry of the build cache, checked by its manifest
     serve()

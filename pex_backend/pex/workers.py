@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import compileall
 import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from py_compile import PycInvalidationMode
 from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from pex_backend.errors import BuildError
@@ -23,7 +22,6 @@ from .cache import BuildCache, key_of
 from .cpus import usable_cpus
 
 JOBS = usable_cpus()
-UNCHECKED_HASH = PycInvalidationMode.UNCHECKED_HASH
 WORKER = Path(__file__).with_name("worker.py")
 
 
@@ -59,31 +57,6 @@ def importable_pex(cache: Optional[BuildCache], wanted: str) -> None:
     sys.path.insert(0, str(found))
 
 
-def compiled_pex(cache: Optional[BuildCache]) -> Optional[Path]:
-    """The running pex, copied once into the build cache with its bytecode.
-
-    uv installs build requirements without bytecode, so every fresh build environment would compile pex's
-    thousand modules again (over a second per worker); the copy is the same files, so pex builds the same PEX.
-    Later builds that find it there do not install pex at all (`build.pex_requirement`).
-    """
-    if cache is None:
-        return None
-    import pex
-
-    found = cached_pex(cache, pex_version())
-    if found:
-        return found
-    source = Path(pex.__file__).parent
-    if not (source / "version.py").is_file():
-        # Imported from a zip (a PEX, an egg): there is no directory of files to copy, so workers import it so.
-        print(f"pex-backend: notice: running pex from {source}, not a compiled copy: it is not a directory", flush=True)
-        return None
-    fresh = cache.fresh()
-    shutil.copytree(source, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(str(fresh / "pex"), quiet=2, workers=JOBS, invalidation_mode=UNCHECKED_HASH)
-    return cache.publish(fresh, "pex-copies", copy_key(pex_version()), {"pex": pex_version(), "python": sys.version})
-
-
 class Interpreter(NamedTuple):
     """The build interpreter as pex is told of it: `--python` and the only directory it may search."""
 
@@ -117,13 +90,75 @@ def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
     return Interpreter(str(directory / name), str(directory), answers)
 
 
-def worker_command(cache: Optional[BuildCache], interpreter: Interpreter) -> List[str]:
-    """How a worker starts: with the cache, the build interpreter's link running the compiled copy of pex, both
-    known to pex from earlier builds (a fresh environment's own interpreter pex would identify again)."""
-    pex_copy = compiled_pex(cache)
-    if pex_copy is None:
-        return [sys.executable, str(WORKER)]
-    return [interpreter.python, str(WORKER), str(pex_copy)]
+# pex runs its vendored pip and setuptools in environments of their own under PEX_ROOT, never in a worker: left
+# uncompiled, they are half of pex's modules and of the time compiling it.
+NOT_COMPILED = re.compile(r"[/\\]vendor[/\\]_vendored[/\\](pip|setuptools)[/\\]")
+COMPILE = (
+    "import compileall, os, re, sys\n"
+    "from py_compile import PycInvalidationMode\n"
+    "os.nice(10)  # behind the build's own work, on the cores it leaves idle\n"
+    "sys.exit(not compileall.compile_dir(sys.argv[1], quiet=2, workers=int(sys.argv[2]), rx=re.compile(sys.argv[3]),\n"
+    "    invalidation_mode=PycInvalidationMode.UNCHECKED_HASH))\n"
+)
+
+
+def copy_pex(cache: BuildCache, source: Path) -> None:
+    """Copy the running pex (the directory `source`) into the build cache with its bytecode, for later builds.
+
+    uv installs build requirements without bytecode, so every fresh build environment would compile pex's modules
+    again (over a second per worker); the copy is the same files, so pex builds the same PEX. Later builds that
+    find it there do not install pex at all (`build.pex_requirement`).
+    """
+    fresh = cache.fresh()
+    shutil.copytree(source, fresh / "pex", ignore=shutil.ignore_patterns("__pycache__"))
+    compiling = [sys.executable, "-c", COMPILE, str(fresh / "pex"), str(JOBS), NOT_COMPILED.pattern]
+    if subprocess.run(compiling, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+        cache.publish(fresh, "pex-copies", copy_key(pex_version()), {"pex": pex_version(), "python": sys.version})
+
+
+class WorkerCommand:
+    """How a worker starts, worked out when the first one does: the build interpreter's link (known to pex from
+    earlier builds, where a fresh environment's own interpreter pex would identify again) running the build cache's
+    compiled copy of pex. Without a copy there yet, the build environment's own pex runs, and the copy is made
+    meanwhile (`copying`, joined by `finish`), so that a cold build does not wait for it."""
+
+    def __init__(self, cache: Optional[BuildCache], interpreter: Interpreter, scratch: Path) -> None:
+        self.cache = cache
+        self.interpreter = interpreter
+        self.scratch = scratch
+        """Where the link to the build environment's pex goes: the session's work directory."""
+        self.copying: Optional[threading.Thread] = None
+
+    def __call__(self) -> List[str]:
+        if self.cache is None:
+            return [sys.executable, str(WORKER)]
+        found = cached_pex(self.cache, pex_version())
+        if found:
+            return [self.interpreter.python, str(WORKER), str(found), "copy"]
+        import pex
+
+        source = Path(pex.__file__).parent
+        if not (source / "version.py").is_file():
+            # Imported from a zip (a PEX, an egg): there is no directory of files to copy, so workers import it so.
+            notice = f"pex-backend: notice: running pex from {source}, not a compiled copy: it is not a directory"
+            print(notice, flush=True)
+            return [sys.executable, str(WORKER)]
+        self.copying = threading.Thread(target=self.copy, args=(source,), name="pexbin-pex-copy", daemon=True)
+        self.copying.start()
+        # A directory holding pex alone (a link to it), so that nothing else of the environment shadows what the
+        # build interpreter imports.
+        alone = Path(tempfile.mkdtemp(prefix="pex-", dir=self.scratch))
+        os.symlink(source, alone / "pex")
+        return [self.interpreter.python, str(WORKER), str(alone)]
+
+    def copy(self, source: Path) -> None:
+        assert self.cache
+        with contextlib.suppress(OSError), step("copying pex into the build cache"):
+            copy_pex(self.cache, source)  # else a later build installs pex and copies it again
+
+    def finish(self) -> None:
+        if self.copying:
+            self.copying.join()
 
 
 class Worker(NamedTuple):

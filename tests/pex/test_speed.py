@@ -116,14 +116,15 @@ def test_a_pex_imported_from_a_zip_is_run_as_it_is_not_copied(tmp_path):
 
     zipped = Path(shutil.make_archive(str(tmp_path / "pex"), "zip", Path(pex.__file__).parents[1], "pex"))
     code = (
-        "from pathlib import Path; import pex; from pex_backend.pex.cache import open_cache; "
-        "from pex_backend.pex.workers import compiled_pex; print(pex.__file__); "
-        "print(compiled_pex(open_cache(Path('c'))))"
+        "import sys; from pathlib import Path; import pex; from pex_backend.pex.cache import open_cache; "
+        "from pex_backend.pex.workers import WORKER, Interpreter, WorkerCommand; print(pex.__file__); "
+        "command = WorkerCommand(open_cache(Path('c')), Interpreter(sys.executable, '.'), Path('.')); "
+        "print(command() == [sys.executable, str(WORKER)] and command.copying is None)"
     )
     path = os.pathsep.join([str(zipped), str(Path(__file__).parents[2])])
     result = run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
     where, notice, copy = result.stdout.splitlines()
-    assert where.startswith(str(zipped)) and copy == "None", result.stdout
+    assert where.startswith(str(zipped)) and copy == "True", result.stdout
     assert notice.startswith("pex-backend: notice: running pex from") and "not a compiled copy" in notice
     assert list((tmp_path / "c" / f"v{FORMAT}" / "pex-copies").glob("*")) == []
 

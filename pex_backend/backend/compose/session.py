@@ -16,7 +16,7 @@ from pex_backend.backend.plan import BinarySpec, ResolveGroup, groups, per_platf
 from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.cache import BuildCache
 from pex_backend.pex.pexinfo import pex_info, pinned_requirements
-from pex_backend.pex.workers import JOBS, Interpreter, PexWorkers, build_interpreter, worker_command
+from pex_backend.pex.workers import JOBS, Interpreter, PexWorkers, WorkerCommand, build_interpreter
 from pex_backend.timings import step
 
 from .built import BuiltBinary, announce
@@ -33,14 +33,16 @@ def pex_session(cache: Optional[BuildCache], parent: Optional[Path], early: bool
     staging = Path(tempfile.mkdtemp(prefix="pexbin-work-", dir=parent))
     with step("the build interpreter"):
         python = build_interpreter(cache)
+    command = WorkerCommand(cache, python, staging)
     try:
         # pex's compiled copy is looked for (or made) when the first worker starts: without `early`, a build that
         # reuses every PEX runs no pex.
-        with PexWorkers(lambda: worker_command(cache, python)) as workers:
+        with PexWorkers(command) as workers:
             if early:
                 workers.start_first()
             yield staging, python, workers
     finally:
+        command.finish()
         shutil.rmtree(staging, ignore_errors=True)
 
 
