@@ -186,13 +186,47 @@ def with_setuptools_backend(project: Path) -> None:
     pyproject.write_text(pyproject.read_text().replace(ours, theirs))
 
 
+@pytest.fixture(scope="session")
+def pex_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The build cache entry every build cache holds after its first build: pex's compiled copy, made once by the
+    backend's own code from the pex these tests install (pins.txt's, the version builds install)."""
+    import pex
+
+    from pex_backend.pex.cache import FORMAT, open_cache
+    from pex_backend.pex.workers import copy_pex
+
+    root = tmp_path_factory.mktemp("pex-copy")
+    cache = open_cache(root)
+    assert cache is not None
+    copy_pex(cache, Path(pex.__file__).parent)
+    cache.close()
+    return root / f"v{FORMAT}" / "pex-copies"
+
+
+def with_pex_copy(cache_dir: Path, pex_copy: Path) -> None:
+    """Give a new build cache pex's compiled copy, as a build that made it leaves it: its files linked (entries are
+    never written in place; a test that damages one asks for a `cold` cache), its manifest a file of its own, so
+    that each cache's locks are its own."""
+    from pex_backend.pex.cache import FORMAT, INPUTS, MANIFEST
+
+    for entry in pex_copy.iterdir():
+        destination = cache_dir / f"v{FORMAT}" / "pex-copies" / entry.name
+        shutil.copytree(entry, destination, copy_function=os.link, ignore=shutil.ignore_patterns(MANIFEST, INPUTS))
+        for name in (MANIFEST, INPUTS):
+            shutil.copyfile(entry / name, destination / name)
+
+
 @pytest.fixture
-def sample(offline_env: Dict[str, str], tmp_path: Path):
-    def copy(name: str) -> Project:
+def sample(offline_env: Dict[str, str], tmp_path: Path, pex_copy: Path):
+    def copy(name: str, cold: bool = False) -> Project:
+        """A copy of `sample_projects/NAME` with a build cache of the test's own, so that each test sees its builds
+        happen; the cache holds pex's compiled copy unless `cold` (a test of the first build, or of that entry)."""
         destination = tmp_path / "projects" / name
         shutil.copytree(SAMPLES / name, destination)
-        # A build cache of the test's own, so that each test sees its builds happen.
-        return Project(destination, {**offline_env, "PEXBIN_CACHE_DIR": str(tmp_path / "pexbin-cache")})
+        cache_dir = tmp_path / "pexbin-cache"
+        if not cold and not cache_dir.exists():
+            with_pex_copy(cache_dir, pex_copy)
+        return Project(destination, {**offline_env, "PEXBIN_CACHE_DIR": str(cache_dir)})
 
     return copy
 

@@ -263,7 +263,7 @@ def test_cyclonedx_is_asked_for_only_with_sbom_on(table, asks):
 
 
 def test_the_hook_asks_the_frontend_for_cyclonedx(sample):
-    project = sample("hello")
+    project = sample("hello", cold=True)  # pex asked for too: the build cache holds no copy of it
     project.pyproject((project.path / "pyproject.toml").read_text() + "sbom = true\n")
     command = "import json, pex_backend; print(json.dumps(pex_backend.get_requires_for_build_wheel()))"
     printed = run([sys.executable, "-c", command], cwd=project.path, env=project.env).stdout.splitlines()[-1]

@@ -28,7 +28,7 @@ def said(result) -> str:
 
 
 def test_a_warm_build_installs_no_pex(sample, tmp_path):
-    project = sample("hello")
+    project = sample("hello", cold=True)  # the first build: pex installed, and its copy made
     out = tmp_path / "dist"
     # `python -m build` lists what it installs for get_requires_for_build_wheel.
     cold = said(project.build("build", out, "--wheel"))
