@@ -35,15 +35,28 @@ def run(args, cwd):
     return code
 
 
+def identify(python):
+    """Have pex identify an interpreter (kept in PEX_ROOT, as any pex run keeps it): 0, or 1 if it cannot."""
+    from pex.interpreter import PythonInterpreter
+
+    try:
+        PythonInterpreter.from_binary(python)
+    except Exception:  # noqa: BLE001 (the pex run that needs it says why)
+        return 1
+    return 0
+
+
 def serve():
-    # pex imported now, before the first job comes: the build starts a worker while setuptools builds the wheel.
+    # pex imported now, and this interpreter identified, before the first job comes: the build starts a worker
+    # while setuptools builds the wheel.
     import pex.bin.pex  # noqa: F401
 
+    identify(sys.executable)
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stdout to the log as well: the channel carries replies alone
     for line in sys.stdin:
         job = json.loads(line)
-        code = run(job["args"], job["cwd"])
+        code = identify(job["identify"]) if "identify" in job else run(job["args"], job["cwd"])
         channel.write(json.dumps({"code": code}) + "\n")
         channel.flush()
 

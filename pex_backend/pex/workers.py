@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import BinaryIO, Callable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import BinaryIO, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from pex_backend.errors import BuildError
 from pex_backend.timings import step
@@ -282,13 +282,22 @@ class PexWorkers:
 
     def run(self, args: Sequence[str], cwd: Path) -> Tuple[int, str]:
         """Run `pex ARGS` in `cwd`: its exit code and output."""
+        return self.send({"args": list(args), "cwd": str(cwd)}, " ".join(args))
+
+    def identify(self, python: str) -> None:
+        """Have pex identify the interpreter `python` ahead of a run that needs it (a new virtual environment's),
+        while the build does something else; should it fail, that run fails with pex's reason."""
+        with contextlib.suppress(BuildError):
+            self.send({"identify": python}, f"(identifying {python})")
+
+    def send(self, job: Dict[str, object], what: str) -> Tuple[int, str]:
         worker = self.take()
         self.ran.add(worker.process.pid)
         stdin, stdout = worker.process.stdin, worker.process.stdout
         assert stdin and stdout
         start = worker.size()
         try:
-            stdin.write(json.dumps({"args": list(args), "cwd": str(cwd)}) + "\n")
+            stdin.write(json.dumps(job) + "\n")
             stdin.flush()
             reply = stdout.readline()
         except OSError:
@@ -302,9 +311,7 @@ class PexWorkers:
             code, printed = worker.process.poll(), worker.output().strip()
             worker.close()
             ended = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            raise BuildError(
-                f"pex's worker process died ({ended}) running pex {' '.join(args)}; it printed:\n{printed}"
-            )
+            raise BuildError(f"pex's worker process died ({ended}) running pex {what}; it printed:\n{printed}")
         output = worker.output(start)
         with self.changed:
             self.idle.append(worker)

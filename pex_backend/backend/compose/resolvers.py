@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -181,7 +182,14 @@ class UvResolve:
         """Write the resolve to `output/resolve` and its pylock to `output/pylock.toml` (a UvPexFailure when pex
         cannot take it from the venv)."""
         work = Path(tempfile.mkdtemp(prefix="uv-", dir=self.staging))
+        identifying: Optional[threading.Thread] = None
         try:
+            venv = work / "venv"
+            self.uv_run(["venv", "--quiet", "--python", self.interpreter.python, str(venv)], "making a venv")
+            python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+            # A new path pex has never seen: identified while uv resolves and installs.
+            identifying = threading.Thread(target=self.workers.identify, args=(str(python),), daemon=True)
+            identifying.start()
             index = uv_index_args(self.table)
             lock = work / PYLOCK
             if pylock is None:
@@ -194,11 +202,9 @@ class UvResolve:
                 check_locked(self.group, lock)
             else:
                 shutil.copyfile(pylock, lock)
-            venv = work / "venv"
-            self.uv_run(["venv", "--quiet", "--python", self.interpreter.python, str(venv)], "making a venv")
-            python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
             install = ["pip", "install", "--quiet", "--python", str(python), *index, "-r", str(lock)]
             self.uv_run(install, f"installing {what}")
+            identifying.join()
             args = [*requirements, "--venv-repository", str(venv), *pex_args, "--no-pre-install-wheels"]
             with step("pex taking the resolve from uv's venv"):
                 code, log = self.workers.run([*args, "--layout=loose", "-o", str(output / "resolve")], self.staging)
@@ -206,6 +212,8 @@ class UvResolve:
                 raise UvPexFailure(log)
             shutil.copyfile(lock, output / PYLOCK)
         finally:
+            if identifying:
+                identifying.join()  # before its venv goes
             shutil.rmtree(work, ignore_errors=True)
 
     def uv_run(self, args: Sequence[str], what: str) -> None:
