@@ -10,9 +10,45 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from conftest import SAMPLES, Project, listing, pex_info, run, run_pex, with_setuptools_backend
+from conftest import SAMPLES, Project, listing, pex_info, run, run_pex, with_pex_copy, with_setuptools_backend
 
 HELLO_PEX_FILES = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
+
+
+def module_copy(name: str, where: Path, env: Dict[str, str], pex_copy: Path) -> Project:
+    """A copy of a sample project for a module's fixture, with a build cache of its own (holding pex's copy)."""
+    shutil.copytree(SAMPLES / name, where / name)
+    cache_dir = where / "pexbin-cache"
+    with_pex_copy(cache_dir, pex_copy)
+    return Project(where / name, {**env, "PEXBIN_CACHE_DIR": str(cache_dir)})
+
+
+@pytest.fixture(scope="module")
+def built_by_python_m_build(tmp_path_factory, offline_env, pex_copy):
+    """hello built once by `python -m build` (pip fills its environments): the sdist, then the wheel from it.
+    Tests only read the project and what the build wrote."""
+    where = tmp_path_factory.mktemp("python-m-build")
+    project = module_copy("hello", where, offline_env, pex_copy)
+    out = where / "dist"
+    return project, out, project.build("build-pip", out)
+
+
+@pytest.fixture(scope="module")
+def built_by_uv(tmp_path_factory, offline_env, pex_copy):
+    """A sample project built once per module by `uv build` (sdist, then the wheel), with a fixed
+    SOURCE_DATE_EPOCH: the directory it wrote, by project name. Tests only read it."""
+    built = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            where = tmp_path_factory.mktemp(f"uv-{name}")
+            project = module_copy(name, where, offline_env, pex_copy)
+            project.env["SOURCE_DATE_EPOCH"] = "1700000000"
+            project.build("uv", where / "dist")
+            built[name] = where / "dist"
+        return built[name]
+
+    return build
 
 
 def check_hello_pex_files(out: Path) -> None:
@@ -29,10 +65,12 @@ def check_hello_pex_files(out: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [(), ("--wheel",)], ids=["sdist-then-wheel", "wheel"])
-def test_python_m_build(sample, tmp_path, args, installer):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    result = project.build("build-pip" if not args else "build", out, *args)  # pip fills the environments once
+def test_python_m_build(sample, tmp_path, args, installer, request):
+    if args:
+        out = tmp_path / "dist"
+        result = sample("hello").build("build", out, *args)
+    else:  # pip fills the environments once
+        _, out, result = request.getfixturevalue("built_by_python_m_build")
     expected = {"hello-1.0-py3-none-any.whl", "hello-1.0.pexbin.json", *HELLO_PEX_FILES}
     if not args:
         expected.add("hello-1.0.tar.gz")
@@ -48,10 +86,8 @@ def test_python_m_build(sample, tmp_path, args, installer):
     assert run([scripts / "hello", "Bob"]).stdout == run_pex(out / "hello.pex", "Bob").stdout
 
 
-def test_uv_build(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out)
+def test_uv_build(built_by_uv):
+    out = built_by_uv("hello")
     assert {"hello-1.0.tar.gz", "hello-1.0-py3-none-any.whl"} <= set(listing(out))
     check_hello_pex_files(out)
 
@@ -160,22 +196,21 @@ def members(path: Path) -> Dict[str, tuple]:
 
 
 @pytest.mark.parametrize("name", ["hello", "tally", "plain"])
-def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
+def test_wheel_and_sdist_hold_what_setuptools_gives(built_by_uv, offline_env, tmp_path, name):
     # A fixed SOURCE_DATE_EPOCH makes setuptools' wheels reproducible (each zip entry's date), so two wheels of one
     # project compare whole; its sdists take their tar headers' mtimes from the files and gzip's from the clock,
     # so they compare member by member, every header field but the mtime and every byte.
-    ours = sample(name)
-    ours.env = {**ours.env, "SOURCE_DATE_EPOCH": "1700000000"}
-    ours.build("uv", tmp_path / "ours")
+    ours = built_by_uv(name)
     # A fresh copy (setuptools reads an existing SOURCES.txt back), built by setuptools' own backend.
-    theirs = Project(tmp_path / "setuptools" / name, ours.env)
+    env = {**offline_env, "PEXBIN_CACHE_DIR": str(tmp_path / "pexbin-cache"), "SOURCE_DATE_EPOCH": "1700000000"}
+    theirs = Project(tmp_path / "setuptools" / name, env)
     shutil.copytree(SAMPLES / name, theirs.path)
     with_setuptools_backend(theirs.path)
     theirs.build("uv", tmp_path / "theirs")
     built = sorted(p.name for p in (tmp_path / "theirs").iterdir() if p.suffix in (".whl", ".gz"))
-    assert len(built) == 2 and set(built) <= set(listing(tmp_path / "ours"))
+    assert len(built) == 2 and set(built) <= set(listing(ours))
     for artifact in built:
-        our_members, their_members = members(tmp_path / "ours" / artifact), members(tmp_path / "theirs" / artifact)
+        our_members, their_members = members(ours / artifact), members(tmp_path / "theirs" / artifact)
         if artifact.endswith(".tar.gz"):
             # Each sdist holds the pyproject.toml it was built from, and that is the one difference.
             pyproject = f"{artifact[: -len('.tar.gz')]}/pyproject.toml"
@@ -185,12 +220,11 @@ def test_wheel_and_sdist_hold_what_setuptools_gives(sample, tmp_path, name):
         for member, value in their_members.items():
             assert our_members[member] == value, f"{artifact}: {member}"
         if artifact.endswith(".whl"):
-            assert (tmp_path / "ours" / artifact).read_bytes() == (tmp_path / "theirs" / artifact).read_bytes()
+            assert (ours / artifact).read_bytes() == (tmp_path / "theirs" / artifact).read_bytes()
 
 
-def test_two_builds_give_byte_identical_pex_files(sample, tmp_path):
-    first = sample("hello")
-    first.build("build", tmp_path / "one")  # the sdist, then the wheel from it
+def test_two_builds_give_byte_identical_pex_files(built_by_python_m_build, tmp_path):
+    first, one, _ = built_by_python_m_build  # the sdist, then the wheel from it
     # A second checkout elsewhere, with other mtimes, built from the tree with the build cache off and a PEX_ROOT
     # of its own: every PEX is written again by pex, none copied from the first build.
     second = Project(tmp_path / "elsewhere" / "hello", {**first.env, "PEXBIN_NO_CACHE": "1"})
@@ -204,4 +238,4 @@ def test_two_builds_give_byte_identical_pex_files(sample, tmp_path):
     assert {b["file"]: b["reused"] for b in record["binaries"]} == dict.fromkeys(HELLO_PEX_FILES, False)
     assert listing(tmp_path / "second-pex-root")  # pex worked in the second PEX_ROOT
     for name in HELLO_PEX_FILES:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+        assert (one / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
