@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from platform import machine
 from typing import Dict
 
 import pytest
-from conftest import listing, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, pex_info, run, run_pex, with_pex_copy
 
 from pex_backend.backend.config.load import load
 from pex_backend.errors import ConfigError
@@ -33,12 +34,26 @@ def digests(out: Path) -> Dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.pex"))}
 
 
-@pytest.fixture
-def built(sample, tmp_path):
-    project = sample("newer")
-    out = tmp_path / "dist"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, offline_env, pex_copy):
+    """`sample_projects/newer` built once, with a build cache of its own: tests that change the project, its cache
+    or what the build wrote work on a copy (`copied`)."""
+    where = tmp_path_factory.mktemp("newer")
+    shutil.copytree(SAMPLES / "newer", where / "newer")
+    with_pex_copy(where / "pexbin-cache", pex_copy)
+    project = Project(where / "newer", {**offline_env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")})
+    out = where / "dist"
     first = said(project.build("uv", out, "--wheel"))
     return project, out, first
+
+
+def copied(built, where: Path):
+    """A copy of the module's build: the project, its build cache and what the build wrote."""
+    project, out, output = built
+    for directory in (project.path, Path(project.env["PEXBIN_CACHE_DIR"]), out):
+        shutil.copytree(directory, where / directory.name, symlinks=True)
+    env = {**project.env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")}
+    return Project(where / project.path.name, env), where / out.name, output
 
 
 def test_newer_fields_reach_pex_and_the_program(built, tmp_path):
@@ -89,7 +104,7 @@ def test_newer_fields_reach_pex_and_the_program(built, tmp_path):
 
 
 def test_siblings_with_newer_fields_are_what_pex_builds(built, tmp_path):
-    project, out, _ = built
+    project, out, _ = copied(built, tmp_path / "copy")
     source = project.path / "src" / "newer" / "show.py"
     source.write_text(source.read_text().replace('"name": name,', '"name": name, "edited": 1,'))
     again = said(project.build("uv", out, "--wheel"))
