@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import listing, needs_vendored_pip, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, needs_vendored_pip, pex_info, run, run_pex, with_pex_copy
 
 from pex_backend.backend.config.load import load
 from pex_backend.backend.plan import overrides_by_entry_point
@@ -16,16 +17,21 @@ from pex_backend.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, offline_env):
-    import shutil
+def fields_build(tmp_path_factory, offline_env, pex_copy):
+    """`sample_projects/fields` built once, with a build cache of its own (holding pex's copy, as after a first
+    build): the project and the directory the build wrote. A test that builds again works on a copy."""
+    where = tmp_path_factory.mktemp("fields")
+    shutil.copytree(SAMPLES / "fields", where / "fields")
+    with_pex_copy(where / "pexbin-cache", pex_copy)
+    project = Project(where / "fields", {**offline_env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")})
+    out = where / "dist"
+    project.build("uv", out, "--wheel")
+    return project, out
 
-    from conftest import SAMPLES, Project
 
-    project_dir = tmp_path_factory.mktemp("fields") / "fields"
-    shutil.copytree(SAMPLES / "fields", project_dir)
-    out = tmp_path_factory.mktemp("dist")
-    Project(project_dir, offline_env).build("uv", out, "--wheel")
-    return out
+@pytest.fixture(scope="module")
+def built(fields_build):
+    return fields_build[1]
 
 
 def probe(pex: Path, tmp_path: Path, **env: str) -> dict:
@@ -126,8 +132,13 @@ def test_description_and_tags_in_the_record(built):
     assert by_file["probe_py-main.pex"]["requirements"] == ["fields==0.1"]
 
 
-def test_tags_select_binaries(sample, tmp_path):
-    project = sample("fields")
+def test_tags_select_binaries(fields_build, tmp_path):
+    built_project, _ = fields_build
+    cache = Path(built_project.env["PEXBIN_CACHE_DIR"])
+    # The module's project and build cache, copied: the binaries the tags select are reused from it.
+    project = Project(tmp_path / "fields", {**built_project.env, "PEXBIN_CACHE_DIR": str(tmp_path / "pexbin-cache")})
+    shutil.copytree(built_project.path, project.path)
+    shutil.copytree(cache, tmp_path / "pexbin-cache", symlinks=True)
     out = tmp_path / "dist"
     project.build("uv", out, "--wheel", "-C", "pexbin.tags=cli,-venv", "-C", "pexbin.output-dir=" + str(out))
     pex_files = [n for n in listing(out) if n.endswith(".pex")]
