@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import pytest
 from conftest import TIMEOUT, Project, listing, pex_info, run, run_pex, with_setuptools_backend
+from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 
 from pex_backend.backend.config.table import DEFAULT_PIP_VERSION
 from pex_backend.commands import cli
@@ -39,10 +40,8 @@ def reused(out: Path) -> Dict[str, bool]:
     return {entry["file"]: entry["reused"] for entry in record["binaries"]}
 
 
-def test_a_rebuild_reuses_what_did_not_change_and_only_that(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    first = said(project.build("uv", out, "--wheel"))
+def test_a_rebuild_reuses_what_did_not_change_and_only_that(hello_built):
+    project, out, first = hello_built.project, hello_built.out, hello_built.printed
     assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files" in first
     built = contents(out)
 
@@ -126,15 +125,14 @@ def test_two_builds_at_once_share_one_cache(sample, tmp_path):
     assert listing(cache / "tmp") == []
 
 
-def test_edits_leave_one_pex_entry_per_binary_and_builds_stay_byte_identical(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
+def test_edits_leave_one_pex_entry_per_binary_and_builds_stay_byte_identical(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     entries = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex"
     cli = project.path / "src" / "hello" / "cli.py"
-    for edit in range(4):  # the first build, then three edits: each edit's PEX files supersede the last ones
+    for edit in range(4):  # the first build (the fixture's), then three edits: each edit's PEX files supersede the last
         if edit:
             cli.write_text(cli.read_text() + f"# edit {edit}\n")
-        project.build("uv", out, "--wheel")
+            project.build("uv", out, "--wheel")
         inputs = [json.loads((entries / name / "inputs.json").read_text()) for name in listing(entries)]
         assert sorted(f"{item['binary']}.pex" for item in inputs) == sorted(HELLO), edit
     built = contents(out)

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Dict, Tuple
 
+from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 from pex.pip.version import PipVersion
 from test_reliability import PEX_FILES, RECORD, assert_record_agrees, flip_a_byte
 
@@ -20,10 +21,8 @@ def identities(out: Path) -> Dict[str, Tuple[int, int]]:
     return {name: (os.stat(out / name).st_ino, os.stat(out / name).st_mtime_ns) for name in PEX_FILES}
 
 
-def test_a_no_change_build_leaves_the_pex_files_in_place(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+def test_a_no_change_build_leaves_the_pex_files_in_place(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     before, record = identities(out), (out / RECORD).stat()
     # Python's import timings of the backend (pex's workers print theirs into their own logs).
     built = type(project)(project.path, {**project.env, "PYTHONPROFILEIMPORTTIME": "1"}).build("uv", out, "--wheel")

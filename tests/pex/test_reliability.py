@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from conftest import TIMEOUT, listing, run, run_pex
+from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 
 from pex_backend.pex.cache import FORMAT
 
@@ -87,10 +88,8 @@ def kill(process: subprocess.Popen) -> None:
     process.communicate(timeout=TIMEOUT)
 
 
-def test_a_build_killed_before_publishing_leaves_the_output_as_it_was(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+def test_a_build_killed_before_publishing_leaves_the_output_as_it_was(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     before = files(out)
     assert_record_agrees(out)
 
@@ -129,12 +128,10 @@ def test_a_build_killed_before_publishing_leaves_the_output_as_it_was(sample, tm
     assert "hey, Bob" in run_pex(out / "hello.pex", "Bob").stdout
 
 
-def test_a_build_killed_inside_its_run_of_renames_leaves_no_record_that_lies(sample, tmp_path):
+def test_a_build_killed_inside_its_run_of_renames_leaves_no_record_that_lies(hello_built, tmp_path):
     """The run of renames: the old record out first, the wheel, each PEX, the new record in last. Killed before
     each of them, the output directory holds complete files only, and a record only while it tells the truth."""
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+    project, out = hello_built.project, hello_built.out
     before = files(out)
     edit_source(project, "hi")
     flag = tmp_path / "pause"
@@ -181,10 +178,8 @@ def flip_a_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_damaged_cache_entries_are_dropped_and_built_again(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+def test_damaged_cache_entries_are_dropped_and_built_again(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     clean = {name: (out / name).read_bytes() for name in PEX_FILES}
     cache = cache_of(project)
 
@@ -264,10 +259,8 @@ def pexbin(project, *args: str, check: bool = True):
     return run([sys.executable, "-m", "pex_backend", *args], env=project.env, check=check)
 
 
-def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     cache = Path(project.env["PEXBIN_CACHE_DIR"])
     shown = pexbin(project, "cache").stdout.splitlines()
     assert shown[0] == f"build cache: {cache} (format v{FORMAT})"
@@ -356,10 +349,8 @@ def tree_sha256(path: Path) -> str:
     return hashlib.sha256(listing_text.encode()).hexdigest()
 
 
-def test_directory_layouts_are_published_whole_and_reused(sample, tmp_path):
-    project = sample("hello")
-    out = tmp_path / "dist"
-    project.build("uv", out, "--wheel")
+def test_directory_layouts_are_published_whole_and_reused(hello_built, tmp_path):
+    project, out = hello_built.project, hello_built.out
     pyproject = project.path / "pyproject.toml"
     zipapps = pyproject.read_text()
     layouts = zipapps + '[tool.pexbin.overrides]\n"hello.admin:main" = { layout = "packed" }\n'

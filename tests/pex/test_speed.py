@@ -16,6 +16,7 @@ from typing import List
 
 import pytest
 from conftest import TIMEOUT, run, run_pex
+from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION
 from pex_backend.pex.cache import FORMAT
@@ -164,12 +165,11 @@ def wait_for(condition, what: str, seconds: float = 120):
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the processes' command lines in /proc")
-def test_pex_s_first_worker_starts_while_setuptools_builds_the_wheel(sample, tmp_path):
+def test_pex_s_first_worker_starts_while_setuptools_builds_the_wheel(hello_built, tmp_path):
     """The first pex worker runs while setuptools builds the wheel; a build that fails or is killed then leaves no
     worker behind."""
-    project = sample("hello")
-    out, hold, fail = tmp_path / "dist", tmp_path / "hold", tmp_path / "fail"
-    project.build("uv", out, "--wheel")  # the cache now holds pex's compiled copy, and a worker starts at once
+    project, out = hello_built.project, hello_built.out  # built: the cache holds pex's copy, a worker starts at once
+    hold, fail = tmp_path / "hold", tmp_path / "fail"
     timed = type(project)(project.path, {**project.env, "PEXBIN_TIMINGS": "1"})
     steps = re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", said(timed.build("uv", out, "--wheel")))
     assert steps.index("starting pex's first worker") < steps.index("setuptools' wheel"), steps
