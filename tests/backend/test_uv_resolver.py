@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from conftest import listing, pex_info, run, run_pex
+from conftest import SAMPLES, Project, listing, pex_info, run, run_pex, with_pex_copy
 
 HELLO = ["hello.pex", "hello_admin-main.pex", "report_py.pex"]
 
@@ -30,37 +30,62 @@ def use_resolver(project, resolver: str) -> None:
     project.pyproject(text.replace("[tool.pexbin]\n", f'[tool.pexbin]\nresolver = "{resolver}"\n'))
 
 
+@pytest.fixture(scope="module")
+def built_by_uv(tmp_path_factory, offline_env, pex_copy):
+    """hello built once with `uv build --wheel` (resolver uv) in a build cache of its own that holds only pex's
+    copy: the project, the directory the build wrote, and what it printed. Tests that build again do it on a copy
+    of the project and the cache (`copied`)."""
+    where = tmp_path_factory.mktemp("uv-built")
+    shutil.copytree(SAMPLES / "hello", where / "hello")
+    with_pex_copy(where / "pexbin-cache", pex_copy)
+    project = Project(where / "hello", {**offline_env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")})
+    out = where / "uv"
+    return project, out, project.build("uv", out, "--wheel")
+
+
+def copied(project: Project, where: Path) -> Project:
+    """A copy of a project and of its build cache."""
+    shutil.copytree(project.path, where / project.path.name)
+    shutil.copytree(project.env["PEXBIN_CACHE_DIR"], where / "pexbin-cache", symlinks=True)
+    return Project(where / project.path.name, {**project.env, "PEXBIN_CACHE_DIR": str(where / "pexbin-cache")})
+
+
 @pytest.mark.parametrize("frontend", ["uv", "build"])
-def test_uv_resolves_the_pins_pip_resolves(sample, tmp_path, frontend):
-    project = sample("hello")
-    result = project.build(frontend, tmp_path / "uv", "--wheel")
+def test_uv_resolves_the_pins_pip_resolves(sample, tmp_path, frontend, request):
+    if frontend == "uv":
+        built, out, result = request.getfixturevalue("built_by_uv")
+        project = copied(built, tmp_path / "copy")
+    else:
+        project, out = sample("hello"), tmp_path / "uv"
+        result = project.build(frontend, out, "--wheel")
     assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files (with uv, " in said(result)
-    assert set(HELLO) <= set(listing(tmp_path / "uv"))
-    assert "hello, Bob" in run_pex(tmp_path / "uv" / "hello.pex", "Bob").stdout
+    assert set(HELLO) <= set(listing(out))
+    assert "hello, Bob" in run_pex(out / "hello.pex", "Bob").stdout
     use_resolver(project, "pip")
     result = project.build(frontend, tmp_path / "pip", "--wheel")
     assert "pex-backend: resolved hello==1.0's requirements once for 3 PEX files (with pip, " in said(result)
     for name in HELLO:
-        uv, pip = pex_info(tmp_path / "uv" / name), pex_info(tmp_path / "pip" / name)
+        uv, pip = pex_info(out / name), pex_info(tmp_path / "pip" / name)
         assert uv["requirements"] == pip["requirements"]
         assert sorted(uv["distributions"]) == sorted(pip["distributions"])
 
 
-def test_two_cold_builds_are_byte_identical_and_so_is_a_cache_off_build(sample, tmp_path):
-    project = sample("hello")
-    first = project.build("uv", tmp_path / "first", "--wheel")
+def test_two_cold_builds_are_byte_identical_and_so_is_a_cache_off_build(built_by_uv, tmp_path):
+    built, first_out, first = built_by_uv
     assert "(with uv, " in said(first)
     # Another empty build cache and PEX_ROOT: everything is resolved and built again.
-    project.env = {**project.env, "PEXBIN_CACHE_DIR": str(tmp_path / "cache2"), "PEX_ROOT": str(tmp_path / "root2")}
+    project = Project(tmp_path / "hello", {**built.env, "PEXBIN_CACHE_DIR": str(tmp_path / "cache2")})
+    project.env["PEX_ROOT"] = str(tmp_path / "root2")
+    shutil.copytree(built.path, project.path)
     second = project.build("uv", tmp_path / "second", "--wheel")
     assert "(with uv, " in said(second)
-    assert digests(tmp_path / "first") == digests(tmp_path / "second")
+    assert digests(first_out) == digests(tmp_path / "second")
     warm = project.build("uv", tmp_path / "warm", "--wheel")
     assert "reused the resolve" in said(warm) or "reused hello.pex" in said(warm)
     project.env = {**project.env, "PEXBIN_NO_CACHE": "1"}
     cold = project.build("uv", tmp_path / "off", "--wheel")
     assert "(with uv, " in said(cold)
-    assert digests(tmp_path / "warm") == digests(tmp_path / "off") == digests(tmp_path / "first")
+    assert digests(tmp_path / "warm") == digests(tmp_path / "off") == digests(first_out)
 
 
 def test_complete_platforms_fall_back_to_pip_with_one_notice(sample, tmp_path):
