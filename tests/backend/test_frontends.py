@@ -120,13 +120,13 @@ def test_output_dir_from_the_environment(sample, tmp_path):
     assert "set -C pexbin.output-dir=DIR on pip's command line" in result.stdout + result.stderr
 
 
-def test_pip_install_builds_no_pex_and_installs(sample, tmp_path, offline_env):
+def test_pip_install_builds_no_pex_and_installs(sample, tmp_path, offline_env, new_venv):
     project = sample("hello")
     project.pyproject(
         project.path.joinpath("pyproject.toml").read_text() + 'dependencies = ["!cowsay", "no-such-dist-anywhere"]\n'
     )
     target = tmp_path / "venv"
-    run([__import__("sys").executable, "-m", "venv", target])
+    new_venv(target)
     run([target / "bin" / "python", "-m", "pip", "install", project.path], env=offline_env)
     assert "hello, Ann" in run([target / "bin" / "hello", "Ann"]).stdout
     assert not list(tmp_path.rglob("*.pex"))

@@ -4,12 +4,11 @@ hook's environment says so before the wheel directory does) builds from a wheelh
 from __future__ import annotations
 
 import shutil
-import venv
 
 from conftest import run
 
 
-def test_pip_install_asks_for_no_pex_unless_pex_files_are_asked_for(sample, wheelhouse, tmp_path):
+def test_pip_install_asks_for_no_pex_unless_pex_files_are_asked_for(sample, wheelhouse, tmp_path, new_venv):
     project = sample("hello")
     house = tmp_path / "wheelhouse"  # without pex (and uv): a build asking for either fails
     house.mkdir()
@@ -18,7 +17,7 @@ def test_pip_install_asks_for_no_pex_unless_pex_files_are_asked_for(sample, whee
             shutil.copy2(wheel, house)
     env = {**project.env, "PIP_FIND_LINKS": str(house), "UV_FIND_LINKS": str(house)}
     target = tmp_path / "venv"
-    venv.create(target, with_pip=True)
+    new_venv(target)
     python = target / "bin" / "python"
 
     run([python, "-m", "pip", "install", project.path], env=env)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import shutil
 import sys
-import venv
 from pathlib import Path
 
 import pytest
@@ -52,12 +51,12 @@ def cache_entries(cache_dir: Path, kind: str) -> list:
     return listing(where) if where.is_dir() else []
 
 
-def test_pip_install_and_editable_installs_build_no_pex_even_with_an_output_dir_exported(sample, tmp_path):
+def test_pip_install_and_editable_installs_build_no_pex_even_with_an_output_dir_exported(sample, tmp_path, new_venv):
     project = sample("hello")
     exported = tmp_path / "pexes"
     project.env = {**project.env, "PEXBIN_OUTPUT_DIR": str(exported)}
     target = tmp_path / "venv"
-    venv.create(target, with_pip=True)
+    new_venv(target)
     python = target / "bin" / "python"
 
     installed = run([python, "-m", "pip", "install", "-v", project.path], env=project.env)

@@ -277,7 +277,7 @@ def test_without_the_library_one_error_names_the_key(builds, sample, installer, 
     project = sample("hello")
     project.pyproject((project.path / "pyproject.toml").read_text() + "sbom = true\n")
     out = tmp_path / "out"
-    command = [bin_dir / "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", out, project.path]
+    command = [bin_dir / "python", "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", out, project.path]
     env = {**project.env, "PEXBIN_CACHE_DIR": str(builds[2])}
     result = run([*command, "-C", f"pexbin.output-dir={out}"], env=env, check=False)
     assert result.returncode != 0 and "Traceback" not in said(result), said(result)
