@@ -186,8 +186,11 @@ class Worker(NamedTuple):
 class PexWorkers:
     """Up to `size` long-lived `pex` processes; `run` takes an idle one (starting it if needed) for one build."""
 
-    def __init__(self, command: Callable[[], Sequence[str]], size: int = JOBS) -> None:
+    def __init__(self, command: Callable[[], Sequence[str]], size: int = JOBS, tmp: Optional[Path] = None) -> None:
         self.command = command
+        self.tmp = tmp
+        """The workers' temporary directory, which the caller removes: pex leaves some of its own there (those of
+        the processes it forks, which never run its clean-up at exit)."""
         """How a worker starts, asked when the first one does."""
         self.started_with: Optional[List[str]] = None
         self.size = size
@@ -248,9 +251,11 @@ class PexWorkers:
             reader = open(log, "rb")  # noqa: SIM115 (closed with the pool)
             with contextlib.suppress(OSError):  # Windows keeps an open file's name: removed with the pool
                 os.unlink(log)
+            env = {**os.environ, **dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(self.tmp))} if self.tmp else None
             process = subprocess.Popen(
-                self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1
-            )
+                self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1,
+                env=env,
+            )  # fmt: skip
         finally:
             os.close(fd)
         return Worker(process, reader)

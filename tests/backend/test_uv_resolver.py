@@ -219,3 +219,19 @@ def test_pips_index_settings_become_uvs(monkeypatch, pip, table, expected):
     for name, value in pip.items():
         monkeypatch.setenv(name, value)
     assert uv_index_args(TableOptions(index_urls=table)) == expected
+
+
+def test_a_resolve_of_several_distributions_leaves_nothing_in_the_temporary_directory(sample, tmp_path):
+    # pex turns each distribution uv installed into a wheel in a temporary directory of a process it forks, which
+    # never runs pex's clean-up at exit: those directories (a copy of each wheel) stayed in the system's /tmp.
+    project = sample("hello")
+    text = (project.path / "pyproject.toml").read_text()
+    several = 'dependencies = ["cowsay>=6", "cyclonedx-python-lib"]'
+    project.pyproject(text.replace('dependencies = ["cowsay>=6"]', several))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    project.env = {**project.env, **dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(tmp))}
+    result = project.build("uv", tmp_path / "out", "--wheel")
+    assert "(with uv, " in said(result)
+    assert len(pex_info(tmp_path / "out" / "hello.pex")["distributions"]) > 5  # enough for pex to fork
+    assert [path.name for path in tmp.iterdir() if path.name.startswith("pex")] == []

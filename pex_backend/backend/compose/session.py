@@ -37,7 +37,9 @@ def pex_session(cache: Optional[BuildCache], parent: Optional[Path], early: bool
     try:
         # pex's compiled copy is looked for (or made) when the first worker starts: without `early`, a build that
         # reuses every PEX runs no pex.
-        with PexWorkers(command) as workers:
+        tmp = staging / "tmp"
+        tmp.mkdir()
+        with PexWorkers(command, tmp=tmp) as workers:
             if early:
                 workers.start_first()
             yield staging, python, workers
