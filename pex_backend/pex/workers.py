@@ -188,10 +188,10 @@ class PexWorkers:
 
     def __init__(self, command: Callable[[], Sequence[str]], size: int = JOBS, tmp: Optional[Path] = None) -> None:
         self.command = command
-        self.tmp = tmp
-        """The workers' temporary directory, which the caller removes: pex leaves some of its own there (those of
-        the processes it forks, which never run its clean-up at exit)."""
         """How a worker starts, asked when the first one does."""
+        self.env = {**os.environ, **dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(tmp))} if tmp else None
+        """With `tmp`, the workers' temporary directory, which the caller removes: pex leaves some of its own there
+        (those of the processes it forks, which never run its clean-up at exit)."""
         self.started_with: Optional[List[str]] = None
         self.size = size
         self.idle: List[Worker] = []
@@ -251,10 +251,9 @@ class PexWorkers:
             reader = open(log, "rb")  # noqa: SIM115 (closed with the pool)
             with contextlib.suppress(OSError):  # Windows keeps an open file's name: removed with the pool
                 os.unlink(log)
-            env = {**os.environ, **dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(self.tmp))} if self.tmp else None
             process = subprocess.Popen(
                 self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1,
-                env=env,
+                env=self.env,
             )  # fmt: skip
         finally:
             os.close(fd)
