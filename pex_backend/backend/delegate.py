@@ -109,8 +109,21 @@ def offers(backend: Any, hook: str) -> bool:
 
 
 def requires(backend: Any, hook: str, config_settings: Optional[dict]) -> List[str]:
-    """A `get_requires_for_build_*` hook's answer; PEP 517's `[]` when the backend lacks it."""
+    """A `get_requires_for_build_*` hook's answer; PEP 517's `[]` when the backend lacks it, or when it is
+    setuptools' and `setuptools_asks_for_nothing` here."""
+    if backend is setuptools_backend and setuptools_asks_for_nothing(Path.cwd()):
+        return []
     return list(getattr(backend, hook)(config_settings)) if offers(backend, hook) else []
+
+
+def setuptools_asks_for_nothing(project_root: Path) -> bool:
+    """Whether setuptools' `get_requires_for_build_*` hooks answer `[]` for this project without being asked.
+
+    They run the project's setup script (`egg_info`, about 0.4 s of CPU before a build can start) to collect its
+    `setup_requires`, which only `setup.py` and `setup.cfg` can declare (`[tool.setuptools]` has no such key), and
+    add nothing else from setuptools 70.1 on (`wheel` before; pex-backend requires 70.1). So a project with neither
+    file gets `[]`, what setuptools would have said."""
+    return not any((project_root / name).exists() for name in ("setup.py", "setup.cfg"))
 
 
 def prepare_metadata(backend: Any, metadata_directory: str, config_settings: Optional[dict]) -> str:

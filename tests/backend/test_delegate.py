@@ -337,3 +337,38 @@ def test_what_is_no_delegate_is_named(tmp_path, table, message):
 def test_setuptools_as_the_delegate_is_no_delegate(tmp_path):
     root = write_project(tmp_path / "p", 'requires = ["pex-backend"]', 'delegate-backend = "setuptools.build_meta"')
     assert load_backend(root, load_config(root)) is setuptools_backend
+
+
+# `setup_requires` where setuptools reads it: the only two places a project can declare it.
+SETUP_REQUIRES = {
+    "setup.cfg": "[options]\nsetup_requires =\n    cowsay>=6\n",
+    "setup.py": 'from setuptools import setup\n\nsetup(setup_requires=["cowsay>=6"])\n',
+}
+ASK_HOOKS = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]); import {module} as backend; "
+    "print(json.dumps([backend.get_requires_for_build_wheel(), backend.get_requires_for_build_sdist()]))"
+)
+
+
+def requirements(project: Path, module: str, env: Dict[str, str]) -> list:
+    """What the two get_requires hooks of `module` answer in `project`, each called as a frontend calls it, less
+    pex-backend's own additions (pex and uv, asked for when a build will resolve)."""
+    result = run([sys.executable, "-c", ASK_HOOKS.format(module=module), str(ROOT)], cwd=project, env=env)
+    answers = json.loads(result.stdout.splitlines()[-1])
+    return [[r for r in answer if not r.startswith(("pex", "uv"))] for answer in answers]
+
+
+@pytest.mark.parametrize("declared_in", [None, *SETUP_REQUIRES])
+def test_setuptools_is_asked_for_requirements_only_where_a_project_can_declare_them(declared_in, tmp_path, offline_env):
+    """setuptools' get_requires hooks run the project's setup script (egg_info) to collect `setup_requires`, which
+    only setup.py and setup.cfg can declare. Without either file pex-backend gives setuptools' answer, `[]`, without
+    running the script; with either, setuptools is asked and its answer passed on."""
+    project = tmp_path / "hello"
+    shutil.copytree(SAMPLES / "hello", project)
+    if declared_in:
+        (project / declared_in).write_text(SETUP_REQUIRES[declared_in])
+    expected = [["cowsay>=6"]] * 2 if declared_in else [[], []]
+    assert requirements(project, "pex_backend", offline_env) == expected
+    if not declared_in:
+        assert list(project.glob("src/*.egg-info")) == []  # setuptools' egg_info did not run
+    assert requirements(project, "setuptools.build_meta", offline_env) == expected  # setuptools' own answer
