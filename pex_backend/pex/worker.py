@@ -54,6 +54,8 @@ def serve():
     identify(sys.executable)
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stdout to the log as well: the channel carries replies alone
+    channel.write(json.dumps({"ready": True}) + "\n")  # the first line: this worker can take a job
+    channel.flush()
     for line in sys.stdin:
         job = json.loads(line)
         code = identify(job["identify"]) if "identify" in job else run(job["args"], job["cwd"])

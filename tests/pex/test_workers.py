@@ -112,6 +112,54 @@ def test_threads_waiting_for_a_worker_get_a_new_one_when_every_worker_died(tmp_p
     assert len(answers) == 6
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="holds pex busy reading a FIFO")
+def test_quick_jobs_share_one_worker_and_only_a_job_kept_waiting_gets_a_second(tmp_path):
+    """Starting a worker (importing pex) costs more than many pex runs: a job waits for a running worker to come
+    free, and a second worker starts only for a job kept waiting as long as the first took to start."""
+    fifo = tmp_path / "requirements.fifo"
+    os.mkfifo(fifo)
+    answers: List[str] = []
+    with PexWorkers(lambda: COMMAND, size=2) as pool:
+        at_once = threading.Barrier(3)
+
+        def quick(_: int) -> None:
+            at_once.wait()
+            for _ in range(3):
+                code, output = pool.run(["--version"], tmp_path)
+                answers.append(f"{code} {output.strip()}")
+
+        for thread in in_threads(3, quick):
+            thread.join(timeout=120)
+        assert answers == [f"0 {pex_version()}"] * 9
+        assert len(pool.started) == 1 and len(pool.ran) == 1
+
+        (busy,) = pool.started
+
+        def held(_: int) -> None:  # pex reads requirements from a FIFO no one writes to, until its worker is killed
+            try:
+                pool.run(["-r", str(fifo), "-o", str(tmp_path / "never.pex")], tmp_path)
+            except BuildError as exc:
+                answers.append(str(exc))
+
+        stuck = in_threads(1, held)
+        deadline = time.monotonic() + 120
+        while True:  # the one worker holds the FIFO open for reading: pex is busy with it
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "pex never opened its requirements file"
+                time.sleep(0.05)
+        asked = time.monotonic()
+        assert pool.run(["--version"], tmp_path) == (0, f"{pex_version()}\n")
+        assert time.monotonic() - asked >= pool.patience > 0
+        assert len(pool.started) == 2 and len(pool.ran) == 2
+        os.kill(busy.process.pid, signal.SIGKILL)
+        stuck[0].join(timeout=60)
+        assert not stuck[0].is_alive() and "(killed by signal 9) running pex -r" in answers[-1]
+        os.close(writer)
+
+
 def test_workers_that_die_as_they_start_are_an_error_with_their_output(tmp_path):
     answers: List[str] = []
     dying = [sys.executable, "-c", "import sys; sys.exit('no pex here')"]
