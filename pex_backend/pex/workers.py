@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -12,17 +11,15 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import List, Optional, Sequence
 
 from pex_backend.errors import BuildError
 from pex_backend.timings import step
 
 from .cache import BuildCache, key_of
-from .cpus import usable_cpus
+from .pool import JOBS, Interpreter
 
-JOBS = usable_cpus()
 WORKER = Path(__file__).with_name("worker.py")
 
 
@@ -56,15 +53,6 @@ def importable_pex(cache: Optional[BuildCache], wanted: str) -> None:
             "(taken away since the build asked for its requirements): build again, and pex will be installed"
         )
     sys.path.insert(0, str(found))
-
-
-class Interpreter(NamedTuple):
-    """The build interpreter as pex is told of it: `--python` and the only directory it may search."""
-
-    python: str
-    directory: str
-    answers: Optional[str] = None
-    """Where pex's answers about this interpreter are kept (`constraints.running_interpreter_matches`)."""
 
 
 def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
@@ -160,231 +148,6 @@ class WorkerCommand:
     def finish(self) -> None:
         if self.copying:
             self.copying.join()
-
-
-class Worker(NamedTuple):
-    """A running worker, and its stdout and stderr: a file (already unlinked where the system allows) holding what
-    pex printed, and why the worker died."""
-
-    process: subprocess.Popen[str]
-    log: BinaryIO
-
-    def output(self, start: int = 0) -> str:
-        self.log.seek(start)
-        return self.log.read().decode("utf-8", "replace")
-
-    def size(self) -> int:
-        return os.fstat(self.log.fileno()).st_size
-
-    def close(self) -> None:
-        """Let go of an ended worker's pipes and log."""
-        for stream in (self.process.stdin, self.process.stdout, self.log):
-            with contextlib.suppress(OSError):
-                if stream:
-                    stream.close()
-
-
-class PexWorkers:
-    """Up to `size` long-lived `pex` processes; `run` gives one build to the first worker ready for it."""
-
-    def __init__(self, command: Callable[[], Sequence[str]], size: int = JOBS, tmp: Optional[Path] = None) -> None:
-        self.command = command
-        """How a worker starts, asked when the first one does."""
-        self.env = {**os.environ, **dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(tmp))} if tmp else None
-        """With `tmp`, the workers' temporary directory, which the caller removes: pex leaves some of its own there
-        (those of the processes it forks, which never run its clean-up at exit)."""
-        self.started_with: Optional[List[str]] = None
-        self.size = size
-        self.idle: List[Worker] = []
-        """Workers ready for a job (pex imported) and given none."""
-        self.started: List[Worker] = []
-        """The workers running (starting, idle or busy): with `starting`, never more than `size`."""
-        self.starting = 0
-        self.ready: Set[int] = set()
-        """The workers (by process id) that said they were ready; one that dies before is a failed start."""
-        self.became_ready = 0.0
-        """When a worker last said so: a job's patience counts from then at the earliest."""
-        self.patience = 0.0
-        """How long a job waits for a running worker to come free before a worker is started for it: as long as the
-        last worker took to start (importing pex costs more than many pex runs). Waiting so never costs more than
-        twice what the better choice would have."""
-        self.launched: Dict[int, float] = {}
-        self.changed = threading.Condition()
-        """Held to change the lists above; notified when a worker becomes idle, or dies, or its place is free."""
-        self.lock = threading.Lock()
-        self.warming: Optional[threading.Thread] = None
-        self.watching: List[threading.Thread] = []
-        self.ran: Set[int] = set()
-        """The workers (by process id) given a job."""
-
-    def __enter__(self) -> PexWorkers:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.warming:
-            self.warming.join()  # its worker, once started, is among those ended below
-        with self.changed:
-            running = list(self.started)
-        for worker in running:
-            if worker.process.pid not in self.ran:
-                worker.process.kill()  # no job given: not waited for while it imports pex (a no-change build)
-            elif worker.process.stdin:
-                with contextlib.suppress(OSError):
-                    worker.process.stdin.close()
-        for worker in running:
-            try:
-                worker.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
-        for watcher in self.watching:
-            watcher.join()
-        for worker in running:
-            worker.close()
-            with contextlib.suppress(OSError):
-                os.unlink(worker.log.name)
-
-    def start_first(self) -> None:
-        """Start a worker in the background (its command worked out there too), so that it imports pex while the
-        caller does something else: the build starts it before setuptools builds the wheel."""
-        self.warming = threading.Thread(target=self.warm, name="pexbin-first-worker")
-        self.warming.start()
-
-    def warm(self) -> None:
-        with self.changed:
-            if self.started or self.starting:
-                return
-            self.starting += 1
-        with step("starting pex's first worker"), contextlib.suppress(Exception):
-            self.launch()  # should it fail, the first `run` starts one again, and fails with the reason
-
-    def start(self) -> Worker:
-        with self.lock:
-            if self.started_with is None:
-                self.started_with = list(self.command())
-        fd, log = tempfile.mkstemp(prefix="pexbin-worker-", suffix=".log")
-        try:
-            reader = open(log, "rb")  # noqa: SIM115 (closed with the pool)
-            with contextlib.suppress(OSError):  # Windows keeps an open file's name: removed with the pool
-                os.unlink(log)
-            process = subprocess.Popen(
-                self.started_with, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, text=True, bufsize=1,
-                env=self.env,
-            )  # fmt: skip
-        finally:
-            os.close(fd)
-        return Worker(process, reader)
-
-    def launch(self) -> Worker:
-        """Start a worker, whose place the caller reserved (`starting`), and watch for it to say it is ready."""
-        worker = None
-        try:
-            worker = self.start()
-        finally:
-            with self.changed:
-                self.starting -= 1
-                if worker:
-                    self.started.append(worker)
-                    self.launched[worker.process.pid] = time.monotonic()
-                    watcher = threading.Thread(target=self.watch, args=(worker,), name="pexbin-worker-start")
-                    self.watching.append(watcher)
-                    watcher.start()
-                self.changed.notify_all()
-        return worker
-
-    def watch(self, worker: Worker) -> None:
-        """Wait for a new worker's first line, which it writes once pex is imported: then it is idle; or for its
-        end: then its place is free, and the job that started it fails with its output (`take`)."""
-        try:
-            said = worker.process.stdout.readline() if worker.process.stdout else ""
-        except (OSError, ValueError):
-            said = ""
-        with self.changed:
-            if said:
-                self.ready.add(worker.process.pid)
-                self.became_ready = time.monotonic()
-                self.patience = self.became_ready - self.launched[worker.process.pid]
-                self.idle.append(worker)
-            else:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.process.wait(timeout=10)
-                if worker in self.started:
-                    self.started.remove(worker)
-            self.changed.notify_all()
-
-    def take(self, what: str) -> Worker:
-        """The first worker ready for a job: an idle one, else whichever of those running comes free or finishes
-        starting first. A worker is started for the job when none is running, or when it has waited `patience`
-        with room for one more and every worker busy (one still starting would be ready before a new one)."""
-        since, mine = time.monotonic(), None
-        while True:
-            with self.changed:
-                while True:
-                    while self.idle:
-                        worker = self.idle.pop()
-                        if worker.process.poll() is None:
-                            return worker
-                        self.started.remove(worker)  # died while idle: its place is free
-                        worker.close()
-                    if mine and mine.process.pid in self.ready:
-                        mine = None  # started, and taken by another job: this one waits as any other
-                    if mine and mine not in self.started:
-                        raise self.died(mine, what)  # the worker started for this job died starting
-                    settling = self.starting or any(w.process.pid not in self.ready for w in self.started)
-                    if settling:
-                        since = time.monotonic()  # one starting comes free before another could start
-                    waited = time.monotonic() - max(since, self.became_ready)
-                    if len(self.started) + self.starting < self.size and not mine:
-                        if not self.started and not self.starting or not settling and waited >= self.patience:
-                            self.starting += 1
-                            break
-                        if not settling:
-                            self.changed.wait(self.patience - waited)
-                            continue
-                    self.changed.wait()
-            mine = self.launch()
-
-    def died(self, worker: Worker, what: str) -> BuildError:
-        """The error for a worker that ended while starting or running `pex WHAT`; its pipes and log let go."""
-        code, printed = worker.process.poll(), worker.output().strip()
-        worker.close()
-        ended = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        return BuildError(f"pex's worker process died ({ended}) running pex {what}; it printed:\n{printed}")
-
-    def run(self, args: Sequence[str], cwd: Path) -> Tuple[int, str]:
-        """Run `pex ARGS` in `cwd`: its exit code and output."""
-        return self.send({"args": list(args), "cwd": str(cwd)}, " ".join(args))
-
-    def identify(self, python: str) -> None:
-        """Have pex identify the interpreter `python` ahead of a run that needs it (a new virtual environment's),
-        while the build does something else; should it fail, that run fails with pex's reason."""
-        with contextlib.suppress(BuildError):
-            self.send({"identify": python}, f"(identifying {python})")
-
-    def send(self, job: Dict[str, object], what: str) -> Tuple[int, str]:
-        worker = self.take(what)
-        self.ran.add(worker.process.pid)
-        stdin, stdout = worker.process.stdin, worker.process.stdout
-        assert stdin and stdout
-        start = worker.size()
-        try:
-            stdin.write(json.dumps(job) + "\n")
-            stdin.flush()
-            reply = stdout.readline()
-        except OSError:
-            reply = ""
-        if not reply:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(timeout=10)
-            with self.changed:
-                self.started.remove(worker)
-                self.changed.notify_all()  # a thread waiting for a worker starts one in its place
-            raise self.died(worker, what)
-        output = worker.output(start)
-        with self.changed:
-            self.idle.append(worker)
-            self.changed.notify_all()
-        return json.loads(reply)["code"], output
 
 
 def run_pex3(args: Sequence[str], what: str) -> None:

@@ -16,7 +16,8 @@ from conftest import run
 
 from pex_backend.errors import BuildError
 from pex_backend.pex.cpus import cpu_quota, usable_cpus
-from pex_backend.pex.workers import WORKER, PexWorkers, pex_version
+from pex_backend.pex.pool import PexWorkers
+from pex_backend.pex.workers import WORKER, pex_version
 
 COMMAND = [sys.executable, str(WORKER)]
 

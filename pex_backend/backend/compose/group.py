@@ -22,9 +22,9 @@ from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.cache_files import file_digest
 from pex_backend.pex.pexinfo import pex_info, pinned_requirements
+from pex_backend.pex.pool import Interpreter, PexWorkers
 from pex_backend.pex.proofs import SiblingProofs
 from pex_backend.pex.siblings import Target, derive, splice
-from pex_backend.pex.workers import Interpreter, PexWorkers
 from pex_backend.timings import step
 
 from . import resolvers

@@ -31,7 +31,7 @@ from pex_backend.backend.config.table import TABLE, TableOptions
 from pex_backend.backend.plan import ResolveGroup
 from pex_backend.errors import BuildError, ConfigError, PexbinError
 from pex_backend.pex.cache import BuildCache, key_of
-from pex_backend.pex.workers import Interpreter, PexWorkers
+from pex_backend.pex.pool import Interpreter, PexWorkers
 from pex_backend.timings import step
 
 from .failures import pex_failure

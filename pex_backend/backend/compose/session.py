@@ -16,7 +16,8 @@ from pex_backend.backend.plan import BinarySpec, ResolveGroup, groups, per_platf
 from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.cache import BuildCache
 from pex_backend.pex.pexinfo import pex_info, pinned_requirements
-from pex_backend.pex.workers import JOBS, Interpreter, PexWorkers, WorkerCommand, build_interpreter
+from pex_backend.pex.pool import PexWorkers
+from pex_backend.pex.workers import JOBS, Interpreter, WorkerCommand, build_interpreter
 from pex_backend.timings import step
 
 from .built import BuiltBinary, announce
