@@ -166,50 +166,53 @@ class PexWorkers:
             said = worker.process.stdout.readline() if worker.process.stdout else ""
         except (OSError, ValueError):
             said = ""
+        if not said:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=10)  # its exit code for the error, not under the lock
         with self.changed:
             if said:
                 self.ready.add(worker.process.pid)
                 self.became_ready = time.monotonic()
                 self.patience = self.became_ready - self.launched[worker.process.pid]
                 self.idle.append(worker)
-            else:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.process.wait(timeout=10)
-                if worker in self.started:
-                    self.started.remove(worker)
+            elif worker in self.started:
+                self.started.remove(worker)
             self.changed.notify_all()
 
     def take(self, what: str) -> Worker:
         """The first worker ready for a job: an idle one, else whichever of those running comes free or finishes
         starting first. A worker is started for the job when none is running, or when it has waited `patience`
         with room for one more and every worker busy (one still starting would be ready before a new one)."""
-        since, mine = time.monotonic(), None
+        arrived, mine = time.monotonic(), None
         while True:
             with self.changed:
-                while True:
-                    while self.idle:
-                        worker = self.idle.pop()
-                        if worker.process.poll() is None:
-                            return worker
-                        self.started.remove(worker)  # died while idle: its place is free
-                        worker.close()
-                    if mine and mine.process.pid in self.ready:
-                        mine = None  # started, and taken by another job: this one waits as any other
-                    if mine and mine not in self.started:
-                        raise self.died(mine, what)  # the worker started for this job died starting
-                    settling = self.starting or any(w.process.pid not in self.ready for w in self.started)
-                    if settling:
-                        since = time.monotonic()  # one starting comes free before another could start
-                    waited = time.monotonic() - max(since, self.became_ready)
-                    if len(self.started) + self.starting < self.size and not mine:
-                        if not self.started and not self.starting or not settling and waited >= self.patience:
-                            self.starting += 1
-                            break
-                        if not settling:
-                            self.changed.wait(self.patience - waited)
-                            continue
-                    self.changed.wait()
+                worker = self.wait_for_worker(arrived, mine, what)
+            if worker:
+                return worker
             mine = self.launch()
+
+    def wait_for_worker(self, arrived: float, mine: Optional[Worker], what: str) -> Optional[Worker]:
+        """`take`'s wait, under `changed`: an idle worker, or None once a place is reserved for a new one."""
+        while True:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.process.poll() is None:
+                    return worker
+                self.started.remove(worker)  # died while idle: its place is free
+                worker.close()
+            if mine and mine.process.pid in self.ready:
+                mine = None  # started, and taken by another job: this one waits as any other
+            if mine and mine not in self.started:
+                raise self.died(mine, what)  # the worker started for this job died starting
+            settling = self.starting or any(w.process.pid not in self.ready for w in self.started)
+            waited = time.monotonic() - max(arrived, self.became_ready)
+            if len(self.started) + self.starting < self.size and not mine and not settling:
+                if not self.started or waited >= self.patience:
+                    self.starting += 1
+                    return None
+                self.changed.wait(self.patience - waited)
+            else:
+                self.changed.wait()
 
     def died(self, worker: Worker, what: str) -> BuildError:
         """The error for a worker that ended while starting or running `pex WHAT`; its pipes and log let go."""
