@@ -118,7 +118,7 @@ def test_every_path_a_doc_cites_exists(doc: Path):
 def printed_lines(tmp_path: Path, capsys) -> List[Tuple[str, re.Pattern]]:
     """The lines `built.py` prints for each kind of PEX, as patterns: any name, size and seconds."""
     made = []
-    for kind in ("pex", "spliced", "derived", "reused"):
+    for kind in ("pex", "spliced", "part", "derived", "reused"):
         path = tmp_path / kind / "NAME.pex"
         path.parent.mkdir()
         path.write_bytes(b"\0" * 1_234_567)
@@ -128,7 +128,8 @@ def printed_lines(tmp_path: Path, capsys) -> List[Tuple[str, re.Pattern]]:
                 path=path,
                 seconds=0.8,
                 reused=kind == "reused",
-                spliced=kind == "spliced",
+                spliced=kind in ("spliced", "part"),
+                part_written=kind == "part",
                 derived_from="OTHER.pex" if kind == "derived" else None,
             )
         )

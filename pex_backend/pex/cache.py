@@ -30,7 +30,7 @@ from .cache_files import claim_directory, file_digest, lock, remove, remove_left
 
 # Bumped when what an entry holds, or what its key covers, changes.
 FORMAT = 2
-KINDS = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs")
+KINDS = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs", "part-proofs")
 MANIFEST = "manifest.json"
 INPUTS = "inputs.json"
 SCRATCH = "tmp"

@@ -25,15 +25,19 @@ def what_pex_is() -> list:
 
 
 class SiblingProofs:
-    def __init__(self, cache: BuildCache) -> None:
+    """The proofs of one shortcut: `kind` names it in the cache (siblings by default; `parts.KIND` for the
+    project's part written without a pex run, whose mismatch leaves siblings as they are)."""
+
+    def __init__(self, cache: BuildCache, kind: str = KIND) -> None:
         self.cache = cache
+        self.kind = kind
         self.pex = what_pex_is()
 
     def key(self, shape: Optional[Sequence[str]]) -> str:
-        return key_of(KIND, self.pex, list(shape) if shape is not None else None)
+        return key_of(self.kind, self.pex, list(shape) if shape is not None else None)
 
     def read(self, shape: Optional[Sequence[str]]) -> Optional[bool]:
-        entry = self.cache.checked(KIND, self.key(shape), "sibling proof")
+        entry = self.cache.checked(self.kind, self.key(shape), "sibling proof")
         if entry is None:
             return None
         try:
@@ -54,10 +58,17 @@ class SiblingProofs:
         for scope in (shape, None) if not identical else (shape,):
             filled = self.cache.fresh()
             (filled / VERDICT).write_text(json.dumps({"identical": identical, "binary": binary}) + "\n")
-            self.cache.publish(filled, KIND, self.key(scope), {"pex": self.pex, "shape": scope})
-        if not identical:
+            self.cache.publish(filled, self.kind, self.key(scope), {"pex": self.pex, "shape": scope})
+        if not identical and self.kind == KIND:
             print(
                 f"pex-backend: a PEX derived from its sibling differed from pex {self.pex[0]}'s own build of "
                 f"{binary}; pex builds every PEX from now on with this pex version",
+                flush=True,
+            )
+        elif not identical:
+            print(
+                f"pex-backend: {binary} with the project's part written by pex's code in a worker differed from the "
+                f"one pex's run of that part gave (or that code failed); pex's run writes the project's part from now "
+                f"on with pex {self.pex[0]}",
                 flush=True,
             )

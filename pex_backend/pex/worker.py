@@ -46,6 +46,42 @@ def identify(python):
     return 0
 
 
+def project_part(wheel, output, compress):
+    """The project's wheel as pex puts it into a zipapp PEX, without the rest of a pex run: installed as pex's
+    resolver installs a pre-resolved wheel (`pex.pep_427.install_wheel_chroot`), laid out under `.deps/<wheel>/` as
+    `PEXBuilder.add_distribution` lays out an installed wheel for a zipapp (a link in a `Chroot` to the installed
+    directory), and zipped by pex's `Chroot.zip` as `PEXBuilder._build_zipapp` zips it. The installed wheel's
+    fingerprint (PEX-INFO's `distributions` value) is written to `output` + ".fingerprint". 0, or 1 with the error
+    printed. Whether this is what pex writes is proven against pex's own run (see `pex_backend.pex.parts`)."""
+    import tempfile
+
+    from pex.common import Chroot, is_pyc_file
+    from pex.pep_427 import install_wheel_chroot
+
+    name = os.path.basename(wheel)
+    try:
+        with tempfile.TemporaryDirectory(prefix="part-", dir=os.path.dirname(output)) as work:
+            installed_dir = os.path.join(work, "installed", name)
+            installed = install_wheel_chroot(wheel=wheel, destination=installed_dir)
+            chroot = Chroot(os.path.join(work, "chroot"))
+            chroot.symlink(installed_dir, os.path.join(".deps", name), name, compress)
+            chroot.zip(output, mode="w", deterministic=True, exclude_file=is_pyc_file, compress=compress)
+            with open(output + ".fingerprint", "w") as fingerprint:
+                fingerprint.write(installed.fingerprint or "")
+    except Exception:  # noqa: BLE001 (the build falls back to pex's run, printing this)
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def answer(job):
+    if "identify" in job:
+        return identify(job["identify"])
+    if "part" in job:
+        return project_part(job["part"], job["output"], job["compress"])
+    return run(job["args"], job["cwd"])
+
+
 def serve():
     # pex imported now, and this interpreter identified, before the first job comes: the build starts a worker
     # while setuptools builds the wheel.
@@ -58,7 +94,7 @@ def serve():
     channel.flush()
     for line in sys.stdin:
         job = json.loads(line)
-        code = identify(job["identify"]) if "identify" in job else run(job["args"], job["cwd"])
+        code = answer(job)
         channel.write(json.dumps({"code": code}) + "\n")
         channel.flush()
 

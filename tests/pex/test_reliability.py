@@ -265,10 +265,11 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(hello_bu
     shown = pexbin(project, "cache").stdout.splitlines()
     assert shown[0] == f"build cache: {cache} (format v{FORMAT})"
     rows = {line.split()[0]: line.split()[1:] for line in shown[1:]}
-    kinds = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs", "scratch")
+    kinds = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs", "part-proofs")
+    kinds += ("scratch",)
     # Two bases (the first of each family, for later edits); one proof: hello's two module entry points are
     # siblings, the second built by pex too and compared. No copy of uv: the frontend (uv build) has one.
-    assert [rows[kind][0] for kind in kinds] == ["1", "3", "2", "1", "0", "1", "1", "0"]
+    assert [rows[kind][0] for kind in kinds] == ["1", "3", "2", "1", "0", "1", "1", "0", "0"]
     assert rows["total"][:2] == ["9", "entries"]
     assert pexbin(project, "cache", "--cache-dir", str(cache)).stdout.splitlines() == shown
 

@@ -19,7 +19,9 @@ class BuiltBinary:
     derived_from: Optional[str] = None
     """The PEX this one was derived from (its name), when it was not built by pex."""
     spliced: bool = False
-    """Whether pex built the project's part alone, the rest coming from an earlier build's PEX."""
+    """Whether the project's part was written alone, the rest coming from an earlier build's PEX."""
+    part_written: bool = False
+    """Whether pex's code wrote that part in a worker, without a run of pex (else pex's run built it)."""
     sha256: Optional[str] = None
     """The file's sha256, when the build cache's manifest already says it."""
     scies: Tuple[Path, ...] = ()
@@ -39,7 +41,7 @@ def announce(built: Sequence[BuiltBinary]) -> None:
         if item.reused:
             print(f"pex-backend: reused {item.path.name} from the build cache ({size})", flush=True)
         elif item.spliced:
-            what = "pex built the project's part"
+            what = "the project's part written by pex's code" if item.part_written else "pex built the project's part"
             print(f"pex-backend: wrote {item.path.name} ({size}, {item.seconds:.1f} s, {what})", flush=True)
         elif item.derived_from:
             print(f"pex-backend: wrote {item.path.name} ({size}, derived from {item.derived_from})", flush=True)
@@ -50,8 +52,9 @@ def announce(built: Sequence[BuiltBinary]) -> None:
             print(f"pex-backend: wrote {scies} (pex's scie of {item.path.name})", flush=True)
 
 
-def fallback(name: str, why: str, log: str = "") -> None:
-    """One line for a shortcut not taken (pex builds that PEX), with pex's output when pex failed."""
-    lines = [f"pex-backend: notice: pex builds {name} itself: {why}"]
+def fallback(name: str, why: str, log: str = "", doing: str = "") -> None:
+    """One line for a shortcut not taken (pex builds that PEX, or what `doing` says), with pex's output when pex
+    failed."""
+    lines = [f"pex-backend: notice: {doing or f'pex builds {name} itself'}: {why}"]
     lines += [f"pex-backend:   {line}" for line in log.strip().splitlines()[-40:]]
     print("\n".join(lines) + "\n", end="", flush=True)  # one write: PEX files build in threads

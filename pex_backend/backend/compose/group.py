@@ -3,7 +3,6 @@ pex, derived from a sibling, or spliced onto a base."""
 
 from __future__ import annotations
 
-import filecmp
 import os
 import shutil
 import tempfile
@@ -14,17 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from packaging.utils import canonicalize_name as canonical
-
 from pex_backend.backend.config.table import TableOptions
 from pex_backend.backend.plan import BinarySpec, ResolveGroup
 from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.cache_files import file_digest
-from pex_backend.pex.pexinfo import pex_info, pinned_requirements
 from pex_backend.pex.pool import Interpreter, PexWorkers
 from pex_backend.pex.proofs import SiblingProofs
-from pex_backend.pex.siblings import Target, derive, splice
+from pex_backend.pex.siblings import Target, derive
 from pex_backend.timings import step
 
 from . import resolvers
@@ -38,11 +34,11 @@ from .args import (
     stable_args,
     target_args,
 )
+from .bases import Bases
 from .built import BuiltBinary, fallback
 from .failures import pex_failure
 from .keys import resolve_inputs
 
-BASE = "base.pex"
 # For the tests alone: derived siblings get one byte more, as if a future pex wrote them differently.
 ALTER_SIBLINGS = "PEXBIN_TEST_ALTER_SIBLINGS"
 
@@ -66,7 +62,7 @@ class SharedResolves:
 
 
 @dataclass
-class GroupBuild:
+class GroupBuild(Bases):
     """One resolve group's build: its cache keys, its resolve, and each binary's pex run."""
 
     group: ResolveGroup
@@ -185,78 +181,6 @@ class GroupBuild:
             scies = tuple(sorted(p.relative_to(scie_dir) for p in scie_dir.rglob("*") if p.is_file() and p != output))
             return BuiltBinary(binary, output, time.monotonic() - started, scies=scies)
         return self.keep(BuiltBinary(binary, output, time.monotonic() - started))
-
-    def first(self, binary: BinarySpec, sources: Sequence[str]) -> BuiltBinary:
-        """The first PEX of a family. Once the build cache holds a base for it (a PEX of the same resolve, options
-        and wheel name an earlier build kept), pex builds the project's own part alone after an edit and the base
-        gives the rest (`siblings.splice`), once that is proven for this pex version and shape."""
-        base = self.base(binary)
-        if base is None or self.proofs is None:
-            return self.kept_as_base(self.build(binary, sources))
-        shape = ("splice", *stable_args(binary))
-        verdict = self.proofs.verdict(shape)
-        spliced = self.spliced(binary, base) if verdict is not False else None
-        if spliced and verdict:
-            final = spliced.path.with_name(f"{binary.name}.pex")
-            os.replace(spliced.path, final)
-            return self.keep(replace(spliced, path=final))
-        built = self.build(binary, sources)
-        if spliced:
-            self.judged(shape, spliced, built)
-        return built
-
-    def judged(self, shape: Sequence[str], shortcut: BuiltBinary, built: BuiltBinary) -> bool:
-        """Whether a PEX written by a shortcut is the one pex built; the verdict is kept, the shortcut's file goes."""
-        assert self.proofs is not None
-        identical = filecmp.cmp(shortcut.path, built.path, shallow=False)
-        shortcut.path.unlink()
-        self.proofs.record(shape, identical, built.path.name)
-        return identical
-
-    def spliceable(self, binary: BinarySpec) -> bool:
-        """Whether `binary` is built from the group's resolve and the project's wheel as a zipapp alone, so that a
-        base can stand for it."""
-        standard = self.group.include_requirements and not self.group.ignore_errors and self.requirements
-        return bool(self.cache and standard and self.group.include_sources and copyable(binary))
-
-    def base_key(self, binary: BinarySpec) -> str:
-        return key_of("base", self.resolve_key, stable_args(binary), self.wheel.path.name)
-
-    def base(self, binary: BinarySpec) -> Optional[Path]:
-        if not self.cache or not self.spliceable(binary):
-            return None
-        found = self.cache.checked("bases", self.base_key(binary), f"base of {binary.name}.pex")
-        return found / BASE if found else None
-
-    def kept_as_base(self, built: BuiltBinary) -> BuiltBinary:
-        """Keep a PEX pex built as the base of later builds of the same resolve and options (first one wins)."""
-        if self.cache and self.spliceable(built.spec):
-            entry = self.cache.fresh()
-            copy_path(built.path, entry / BASE)
-            self.cache.publish(entry, "bases", self.base_key(built.spec), {"resolve": self.resolve_key})
-        return built
-
-    def spliced(self, binary: BinarySpec, base: Path) -> Optional[BuiltBinary]:
-        """`binary` from its base and a PEX of the project's own part alone, which pex builds with every other
-        distribution excluded; None where that is not done."""
-        started = time.monotonic()
-        output = self.staging / f"{binary.name}.pex.spliced"
-        small = self.staging / f"{binary.name}.pex.project"
-        others = {name.split("==")[0] for name in pinned_requirements(pex_info(base))} - {canonical(self.wheel.name)}
-        excluded = [arg for name in sorted(others) for arg in ("--exclude", name)]
-        with step(f"pex building the project's part of {binary.name}.pex"):
-            args = [*self.sources(), *binary_args(binary), *excluded, "-o", str(small)]
-            code, log = self.workers.run(args, self.staging)
-        if code != 0:
-            fallback(f"{binary.name}.pex", "pex's run of the project's part alone failed", log)
-            return None
-        with step(f"splicing {binary.name}.pex"):
-            why_not = splice(base, small, self.wheel.path.name, output)
-        small.unlink()
-        if why_not:
-            fallback(f"{binary.name}.pex", why_not)
-            return None
-        return BuiltBinary(binary, output, time.monotonic() - started, spliced=True)
 
     def keep(self, built: BuiltBinary) -> BuiltBinary:
         """Put a PEX this build wrote into the cache."""
