@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import subprocess
 import tempfile
 import threading
@@ -35,6 +36,8 @@ class Worker(NamedTuple):
 
     process: subprocess.Popen[str]
     log: BinaryIO
+    replies: queue.Queue[Optional[str]]
+    """The worker's replies, as its watcher reads them (None once it has ended)."""
 
     def output(self, start: int = 0) -> str:
         self.log.seek(start)
@@ -64,6 +67,12 @@ class PexWorkers:
         self.size = size
         self.idle: List[Worker] = []
         """Workers ready for a job (pex imported) and given none."""
+        self.partly_idle: List[Worker] = []
+        """Workers ready for the project's part alone (pex still importing the rest) and given no job."""
+        self.every: List[Worker] = []
+        """Every worker started, running or not, whose pipes and log go with the pool."""
+        self.busy: Set[int] = set()
+        """The workers (by process id) running a job."""
         self.started: List[Worker] = []
         """The workers running (starting, idle or busy): with `starting`, never more than `size`."""
         self.starting = 0
@@ -91,10 +100,13 @@ class PexWorkers:
         if self.warming:
             self.warming.join()  # its worker, once started, is among those ended below
         with self.changed:
-            running = list(self.started)
+            running, idle = list(self.started), self.idle + self.partly_idle
         for worker in running:
-            if worker.process.pid not in self.ran:
-                worker.process.kill()  # no job given: not waited for while it imports pex (a no-change build)
+            # Not waited for while it imports pex (given no job: a no-change build) or while its interpreter exits
+            # (done with its jobs: 0.05-0.1 s of tearing pex down, on the build's path); pex cleans up nothing a
+            # worker needs at exit: its temporary directories are the pool's, which the caller removes.
+            if worker.process.pid not in self.ran or worker in idle:
+                worker.process.kill()
             elif worker.process.stdin:
                 with contextlib.suppress(OSError):
                     worker.process.stdin.close()
@@ -106,7 +118,7 @@ class PexWorkers:
                 worker.process.wait()
         for watcher in self.watching:
             watcher.join()
-        for worker in running:
+        for worker in self.every:
             worker.close()
             with contextlib.suppress(OSError):
                 os.unlink(worker.log.name)
@@ -140,7 +152,7 @@ class PexWorkers:
             )  # fmt: skip
         finally:
             os.close(fd)
-        return Worker(process, reader)
+        return Worker(process, reader, queue.Queue())
 
     def launch(self) -> Worker:
         """Start a worker, whose place the caller reserved (`starting`), and watch for it to say it is ready."""
@@ -152,6 +164,7 @@ class PexWorkers:
                 self.starting -= 1
                 if worker:
                     self.started.append(worker)
+                    self.every.append(worker)
                     self.launched[worker.process.pid] = time.monotonic()
                     watcher = threading.Thread(target=self.watch, args=(worker,), name="pexbin-worker-start")
                     self.watching.append(watcher)
@@ -160,46 +173,64 @@ class PexWorkers:
         return worker
 
     def watch(self, worker: Worker) -> None:
-        """Wait for a new worker's first line, which it writes once pex is imported: then it is idle; or for its
-        end: then its place is free, and the job that started it fails with its output (`take`)."""
-        try:
-            said = worker.process.stdout.readline() if worker.process.stdout else ""
-        except (OSError, ValueError):
-            said = ""
-        if not said:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(timeout=10)  # its exit code for the error, not under the lock
+        """Read what a worker says, for as long as it runs: that it is ready for the project's part, then for every
+        job (pex imported: then it is idle); and each job's reply, which goes to the job. At its end its place is
+        free, unless a job is running there (that job fails with its output: `send`, or `take` for its start)."""
+        pid = worker.process.pid
+        while True:
+            try:
+                said = worker.process.stdout.readline() if worker.process.stdout else ""
+            except (OSError, ValueError):
+                said = ""
+            if not said:
+                break
+            ready = json.loads(said).get("ready")
+            if ready is None:
+                worker.replies.put(said)
+                continue
+            with self.changed:
+                if ready is True:
+                    self.ready.add(pid)
+                    self.became_ready = time.monotonic()
+                    self.patience = self.became_ready - self.launched[pid]
+                    if pid not in self.busy:  # else it goes to `idle` when its job is done
+                        self.partly_idle = [w for w in self.partly_idle if w is not worker]
+                        self.idle.append(worker)
+                else:
+                    self.partly_idle.append(worker)
+                self.changed.notify_all()
+        worker.replies.put(None)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(timeout=10)  # its exit code for the error, not under the lock
         with self.changed:
-            if said:
-                self.ready.add(worker.process.pid)
-                self.became_ready = time.monotonic()
-                self.patience = self.became_ready - self.launched[worker.process.pid]
-                self.idle.append(worker)
-            elif worker in self.started:
+            if pid not in self.busy and worker in self.started:
                 self.started.remove(worker)
             self.changed.notify_all()
 
-    def take(self, what: str) -> Worker:
+    def take(self, what: str, part: bool = False) -> Worker:
         """The first worker ready for a job: an idle one, else whichever of those running comes free or finishes
         starting first. A worker is started for the job when none is running, or when it has waited `patience`
         with room for one more and every worker busy (one still starting would be ready before a new one)."""
         arrived, mine = time.monotonic(), None
         while True:
             with self.changed:
-                worker = self.wait_for_worker(arrived, mine, what)
+                worker = self.wait_for_worker(arrived, mine, what, part)
             if worker:
                 return worker
             mine = self.launch()
 
-    def wait_for_worker(self, arrived: float, mine: Optional[Worker], what: str) -> Optional[Worker]:
-        """`take`'s wait, under `changed`: an idle worker, or None once a place is reserved for a new one."""
+    def wait_for_worker(self, arrived: float, mine: Optional[Worker], what: str, part: bool) -> Optional[Worker]:
+        """`take`'s wait, under `changed`: an idle worker (for the project's `part`, one partly ready will do), or
+        None once a place is reserved for a new one."""
         while True:
-            while self.idle:
-                worker = self.idle.pop()
-                if worker.process.poll() is None:
-                    return worker
-                self.started.remove(worker)  # died while idle: its place is free
-                worker.close()
+            for idle in (self.idle, self.partly_idle) if part else (self.idle,):
+                while idle:
+                    worker = idle.pop()
+                    if worker.process.poll() is None:
+                        self.busy.add(worker.process.pid)
+                        return worker
+                    if worker in self.started:
+                        self.started.remove(worker)  # died while idle: its place is free
             if mine and mine.process.pid in self.ready:
                 mine = None  # started, and taken by another job: this one waits as any other
             if mine and mine not in self.started:
@@ -232,26 +263,29 @@ class PexWorkers:
             self.send({"identify": python}, f"(identifying {python})")
 
     def send(self, job: Dict[str, object], what: str) -> Tuple[int, str]:
-        worker = self.take(what)
+        worker = self.take(what, part="part" in job)
         self.ran.add(worker.process.pid)
-        stdin, stdout = worker.process.stdin, worker.process.stdout
-        assert stdin and stdout
+        stdin = worker.process.stdin
+        assert stdin
         start = worker.size()
         try:
             stdin.write(json.dumps(job) + "\n")
             stdin.flush()
-            reply = stdout.readline()
+            reply = worker.replies.get()
         except OSError:
-            reply = ""
+            reply = None
         if not reply:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.process.wait(timeout=10)
             with self.changed:
-                self.started.remove(worker)
+                self.busy.discard(worker.process.pid)
+                if worker in self.started:
+                    self.started.remove(worker)
                 self.changed.notify_all()  # a thread waiting for a worker starts one in its place
             raise self.died(worker, what)
         output = worker.output(start)
         with self.changed:
-            self.idle.append(worker)
+            self.busy.discard(worker.process.pid)
+            (self.idle if worker.process.pid in self.ready else self.partly_idle).append(worker)
             self.changed.notify_all()
         return json.loads(reply)["code"], output

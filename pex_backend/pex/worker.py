@@ -6,9 +6,12 @@ Started as a script by `workers.PexWorkers`, never imported: pex's command line 
 imports (about 0.7 s of every separate `pex` run).
 """
 
+import contextlib
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 
 
@@ -83,20 +86,52 @@ def answer(job):
 
 
 def serve():
-    # pex imported now, and this interpreter identified, before the first job comes: the build starts a worker
-    # while setuptools builds the wheel.
-    import pex.bin.pex  # noqa: F401
+    # What the project's part needs is imported before this worker says it is ready (the build starts it while
+    # setuptools builds the wheel, and the part is the first job after an edit); the rest of pex, and this
+    # interpreter's identity, after: pex sets itself up in the main thread alone (its SSL context), so a thread of
+    # its own reads the jobs and writes the part at once, leaving pex runs to the main thread.
+    import encodings.cp437  # noqa: F401 (zipfile's, on its first archive)
+    import queue
 
-    identify(sys.executable)
+    import pex.common  # noqa: F401
+    import pex.pep_427  # noqa: F401
+
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stdout to the log as well: the channel carries replies alone
-    channel.write(json.dumps({"ready": True}) + "\n")  # the first line: this worker can take a job
-    channel.flush()
-    for line in sys.stdin:
-        job = json.loads(line)
-        code = answer(job)
-        channel.write(json.dumps({"code": code}) + "\n")
-        channel.flush()
+    # The jobs come on a file of the reading thread's own, with stdin emptied: a process pex forks (multiprocessing
+    # closes stdin in each) would otherwise wait for the lock that thread holds on it, forever.
+    incoming = os.fdopen(os.dup(0), "r")
+    with open(os.devnull, "rb") as empty:
+        os.dup2(empty.fileno(), 0)
+    jobs = queue.Queue()
+    writing = threading.Lock()
+
+    def say(message):  # a reply (one job at a time: the pool sends the next after it), or that it is ready
+        with writing:
+            channel.write(json.dumps(message) + "\n")
+            channel.flush()
+
+    def read():
+        for line in incoming:
+            job = json.loads(line)
+            if "part" in job:
+                say({"code": answer(job)})  # imports nothing more of pex
+            else:
+                jobs.put(job)
+        jobs.put(None)
+
+    threading.Thread(target=read, name="jobs", daemon=True).start()
+    say({"ready": "part"})  # the first line: this worker can write the project's part
+    held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while this file is
+    while held and os.path.exists(held):
+        time.sleep(0.02)
+    with contextlib.suppress(Exception):  # a pex run that cannot import pex fails, and prints why
+        import pex.bin.pex  # noqa: F401
+
+        identify(sys.executable)
+    say({"ready": True})  # and now any job
+    for job in iter(jobs.get, None):
+        say({"code": answer(job)})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -210,3 +211,32 @@ def test_a_cgroup_cpu_quota_bounds_the_workers(tmp_path):
     assert limits({"cpu/ci/cpu.cfs_quota_us": "100000\n", "cpu/ci/cpu.cfs_period_us": "100000\n"}, v1) == (1.0, 1)
     # Unreadable or malformed files are no quota.
     assert limits({"cpu.max": "lots\n"}) == (None, affinity)
+
+
+def test_the_project_part_does_not_wait_for_the_rest_of_pex(wheelhouse, tmp_path, monkeypatch):
+    """A worker writes the project's part (the first job after an edit) as soon as it has imported what that needs,
+    while the rest of pex is still importing; a pex run waits for it. A worker done with its jobs is not waited for
+    at the pool's end (its interpreter tearing pex down): it is killed."""
+    held = tmp_path / "hold"
+    held.write_text("")
+    monkeypatch.setenv("PEXBIN_TEST_HOLD_PEX_IMPORT", str(held))
+    (wheel,) = wheelhouse.glob("pex_backend-*.whl")
+    with PexWorkers(lambda: COMMAND, size=1, tmp=tmp_path) as pool:
+        part, codes = tmp_path / "part.zip", []
+        job = {"part": str(wheel), "output": str(part), "compress": True}
+        (writing,) = in_threads(1, lambda _: codes.append(pool.send(job, "(the part)")[0]))
+        writing.join(timeout=30)
+        if writing.is_alive():
+            held.unlink()
+            pytest.fail("the project's part waited for pex's import")
+        assert codes == [0] and f".deps/{wheel.name}/pex_backend/__init__.py" in zipfile.ZipFile(part).namelist()
+        (worker,) = pool.started
+        assert worker.process.pid not in pool.ready  # pex's import is held: the part did not wait for it
+        answers: List[Tuple[int, str]] = []
+        (version,) = in_threads(1, lambda _: answers.append(pool.run(["--version"], tmp_path)))
+        version.join(timeout=1)
+        assert version.is_alive() and not answers  # a pex run waits for pex
+        held.unlink()
+        version.join(timeout=60)
+        assert answers == [(0, f"{pex_version()}\n")] and worker.process.pid in pool.ready
+    assert worker.process.returncode == -signal.SIGKILL

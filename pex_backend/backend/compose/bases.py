@@ -118,9 +118,7 @@ class Bases:
             return None
         return BuiltBinary(binary, output, time.monotonic() - started, spliced=True)
 
-    def spliced_without_pex(
-        self, binary: BinarySpec, base: Path, shape: Sequence[str]
-    ) -> Optional[BuiltBinary]:
+    def spliced_without_pex(self, binary: BinarySpec, base: Path, shape: Sequence[str]) -> Optional[BuiltBinary]:
         """`binary` from its base and the project's part written by pex's code in a worker, once that is proven
         for this pex version and shape: until then, the one pex's run of the part gives, compared with it (the
         verdict kept); None where neither is done."""
