@@ -194,7 +194,8 @@ class PexWorkers:
                     self.became_ready = time.monotonic()
                     self.patience = self.became_ready - self.launched[pid]
                     if pid not in self.busy:  # else it goes to `idle` when its job is done
-                        self.partly_idle = [w for w in self.partly_idle if w is not worker]
+                        if worker in self.partly_idle:
+                            self.partly_idle.remove(worker)
                         self.idle.append(worker)
                 else:
                     self.partly_idle.append(worker)

@@ -122,7 +122,7 @@ def serve():
 
     threading.Thread(target=read, name="jobs", daemon=True).start()
     say({"ready": "part"})  # the first line: this worker can write the project's part
-    held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while this file is
+    held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while it exists
     while held and os.path.exists(held):
         time.sleep(0.02)
     with contextlib.suppress(Exception):  # a pex run that cannot import pex fails, and prints why
