@@ -149,6 +149,9 @@ def offline_env(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> D
         UV_NO_INDEX="1",
         UV_CACHE_DIR=os.environ["UV_CACHE_DIR"],
         UV_NO_CONFIG="1",
+        # uv builds with the interpreter running the tests (each tox environment's own), named, not searched for
+        # on PATH (where pyenv's shims run a dozen shell scripts to find one).
+        UV_PYTHON=sys.executable,
         PEXBIN_CACHE_DIR=str(tmp_path_factory.mktemp("pexbin-cache")),
     )
     return env

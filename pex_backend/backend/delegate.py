@@ -3,15 +3,17 @@ optional hooks it may lack, and the check that its sdist carries the files the t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import shutil
 import sys
 import tarfile
 import tempfile
+import types
 import zipfile
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -126,13 +128,37 @@ def setuptools_asks_for_nothing(project_root: Path) -> bool:
     return not any((project_root / name).exists() for name in ("setup.py", "setup.cfg"))
 
 
+PEX_COMMAND = "pex.distutils.commands.bdist_pex"
+
+
+@contextlib.contextmanager
+def pex_command_unloaded() -> Iterator[None]:
+    """While the backend builds: setuptools imports every `distutils.commands` entry point only to list the options
+    `[tool.distutils]` may set, and pex's (`bdist_pex`: pex is installed when the build has no copy of it) imports
+    all of pex, uncompiled in a fresh build environment (a second of CPU, while pex's worker compiles it too). A
+    stand-in with no options takes its place; only a `[tool.distutils.bdist_pex]` option would notice (a warning)."""
+    if PEX_COMMAND in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType(PEX_COMMAND)
+    stand_in.bdist_pex = type("bdist_pex", (), {"user_options": []})  # type: ignore[attr-defined]
+    sys.modules[PEX_COMMAND] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(PEX_COMMAND) is stand_in:
+            del sys.modules[PEX_COMMAND]
+
+
 def prepare_metadata(backend: Any, metadata_directory: str, config_settings: Optional[dict]) -> str:
     """The `.dist-info` the backend's `prepare_metadata_for_build_wheel` writes; without that hook, the one in the
     wheel it builds (alone), as pyproject_hooks does for frontends, with that wheel kept inside for `build_wheel`."""
     if offers(backend, "prepare_metadata_for_build_wheel"):
-        return backend.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
+        with pex_command_unloaded():
+            return backend.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
     with tempfile.TemporaryDirectory(prefix="pexbin-metadata-") as directory:
-        basename = backend.build_wheel(directory, config_settings)
+        with pex_command_unloaded():
+            basename = backend.build_wheel(directory, config_settings)
         with zipfile.ZipFile(Path(directory, basename)) as wheel:
             names = wheel.namelist()
             dist_infos = {n.split("/")[0] for n in names if "/" in n and n.split("/")[0].endswith(".dist-info")}
@@ -171,10 +197,12 @@ def build_wheel(
     directory a frontend passes back: it gets none, and the wheel `prepare_metadata` kept there is reused instead
     of built twice (under pip, which asks for the metadata first)."""
     if offers(backend, "prepare_metadata_for_build_wheel"):
-        return backend.build_wheel(wheel_directory, config_settings, metadata_directory)
+        with pex_command_unloaded():
+            return backend.build_wheel(wheel_directory, config_settings, metadata_directory)
     kept = kept_wheel(metadata_directory, config_settings)
     if kept is None:
-        return backend.build_wheel(wheel_directory, config_settings, None)
+        with pex_command_unloaded():
+            return backend.build_wheel(wheel_directory, config_settings, None)
     shutil.copy2(kept, wheel_directory)
     return kept.name
 

@@ -372,3 +372,34 @@ def test_setuptools_is_asked_for_requirements_only_where_a_project_can_declare_t
     if not declared_in:
         assert list(project.glob("src/*.egg-info")) == []  # setuptools' egg_info did not run
     assert requirements(project, "setuptools.build_meta", offline_env) == expected  # setuptools' own answer
+
+
+SETUPTOOLS_HOOKS = """
+import hashlib, os, sys, tempfile
+from setuptools import build_meta
+from pex_backend.backend import delegate
+out = tempfile.mkdtemp()
+if sys.argv[1] == "ours":
+    name = delegate.prepare_metadata(build_meta, tempfile.mkdtemp(), {})
+    name = delegate.build_wheel(build_meta, out, {}, None)
+else:
+    name = build_meta.build_wheel(out, {})
+with open(os.path.join(out, name), "rb") as wheel:
+    print("pex.bin.pex" in sys.modules, delegate.PEX_COMMAND in sys.modules, hashlib.sha256(wheel.read()).hexdigest())
+"""
+
+
+def test_setuptools_hooks_do_not_import_pex_through_its_distutils_command(sample):
+    """pex registers a `distutils.commands` entry point (`bdist_pex`), and setuptools imports every one of them while
+    it reads pyproject.toml: where the build installed pex, that would import all of pex, uncompiled, in each hook.
+    This environment has pex installed: setuptools alone imports it, the backend's calls of setuptools do not, and
+    the wheel is the same."""
+    project = sample("hello")
+    env = {**project.env, "SOURCE_DATE_EPOCH": "1700000000"}
+    said = {
+        way: run([sys.executable, "-c", SETUPTOOLS_HOOKS, way], cwd=project.path, env=env).stdout.splitlines()[-1]
+        for way in ("alone", "ours")
+    }
+    alone, ours = said["alone"].split(), said["ours"].split()
+    assert alone[:2] == ["True", "True"], "setuptools no longer imports pex's command: the stand-in can go"
+    assert ours == ["False", "False", alone[2]]
