@@ -136,7 +136,8 @@ def pex_command_unloaded() -> Iterator[None]:
     """While the backend builds: setuptools imports every `distutils.commands` entry point only to list the options
     `[tool.distutils]` may set, and pex's (`bdist_pex`: pex is installed when the build has no copy of it) imports
     all of pex, uncompiled in a fresh build environment (a second of CPU, while pex's worker compiles it too). A
-    stand-in with no options takes its place; only a `[tool.distutils.bdist_pex]` option would notice (a warning)."""
+    stand-in with no options takes its place: only a `[tool.distutils.bdist_pex]` option (a warning) or a `setup.py`
+    importing pex's command itself would notice."""
     if PEX_COMMAND in sys.modules:
         yield
         return
