@@ -34,6 +34,7 @@ from .inputs import check_inputs
 from .plan import plan
 from .record import records_naming, sha256_of, write_record
 from .sbom import check_library, library_requirement, wants_sbom, write_sbom
+from .unchanged import as_last_built, remember, sources_seen
 from .wheel import read_wheel, reproducible_copy
 
 # The frontends that build a wheel to install it and keep nothing else (`reason_to_skip`). pip builds wheels into a
@@ -267,17 +268,20 @@ def build_wheel_and_pex_files(
     with step("opening the build cache"):
         cache = open_cache(settings.cache_dir)
     try:
+        # Sources as the last build left them: its PEX files are reused, and pex most likely runs not at all.
+        expected = as_last_built(cache, project_root, sources_seen(project_root))
         with step("pex's copy"):
-            importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION)
+            unread = importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION, lazily=expected)
         with step("checking the inputs"):
             check_inputs(config, project_root)  # with pex, which checks the interpreter constraints
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
             pex_staging = publication.staging(output_dir)
-            # pex's first worker starts (and imports pex) while setuptools builds the wheel.
-            with pex_session(cache, pex_staging, early=True) as session:
+            # pex's first worker starts (and imports pex) while setuptools builds the wheel, unless none is expected.
+            with pex_session(cache, pex_staging, early=not unread) as session:
                 with step(wheel_step(config)):
                     basename = build_wheel(str(staging))
+                seen = sources_seen(project_root)
                 with step("reading the wheel"):
                     wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
                     binaries = plan(config, wheel, project_root, settings)
@@ -304,6 +308,7 @@ def build_wheel_and_pex_files(
                     publication.add(sboms[item.path.name], output_dir / sboms[item.path.name].name)
             with step("publishing"):
                 publication.commit(record, output_dir / record.name)
+            remember(cache, project_root, seen)
     finally:
         if cache:
             cache.close()

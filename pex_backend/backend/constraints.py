@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from pex_backend.pex.cache import key_of
+from pex_backend.pex.workers import copy_on_import, pex_version
 
 
 def pex_available() -> bool:
-    return importlib.util.find_spec("pex") is not None
+    return copy_on_import() is not None or importlib.util.find_spec("pex") is not None
 
 
 def problem(constraint: str) -> Optional[str]:
@@ -48,10 +49,8 @@ def running_interpreter_matches(constraints: Sequence[str], answers: Optional[st
     interpreter and the pex version, so that a later build (one that reuses every PEX) imports no more of pex."""
     if not constraints:
         return True
-    from pex.version import __version__
-
     identity = [os.path.realpath(sys.executable), sys.version, sys.implementation.cache_tag, platform.machine()]
-    known = Path(answers or ".", f"matches-{key_of(sorted(constraints), identity, __version__)}.json")
+    known = Path(answers or ".", f"matches-{key_of(sorted(constraints), identity, pex_version())}.json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         if answers:
             # Checked before it is trusted: the answer to these constraints for this interpreter, a boolean.

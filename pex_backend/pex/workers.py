@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -11,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 from pex_backend.errors import BuildError
 from pex_backend.timings import step
 
-from .cache import BuildCache, key_of
+from .cache import MANIFEST, BuildCache, key_of
 from .pool import JOBS, Interpreter
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -25,6 +28,9 @@ WORKER = Path(__file__).with_name("worker.py")
 
 def pex_version() -> str:
     """The version of the pex this build runs (installed, or the build cache's copy)."""
+    pending = copy_on_import()
+    if pending:
+        return pending.version  # the copy's key says it, unread
     from pex.version import __version__
 
     return __version__
@@ -41,18 +47,64 @@ def cached_pex(cache: BuildCache, pex: str) -> Optional[Path]:
     return cache.checked("pex-copies", copy_key(pex), f"pex copy of pex {pex}")
 
 
-def importable_pex(cache: Optional[BuildCache], wanted: str) -> None:
+def importable_pex(cache: Optional[BuildCache], wanted: str, lazily: bool = False) -> bool:
     """Make pex importable: the build environment's own, else (when `get_requires_for_build_wheel` found it there
-    and asked for none) the build cache's copy of pex `wanted`."""
+    and asked for none) the build cache's copy of pex `wanted`. `lazily`, for a build expected to run no pex: the
+    copy is checked when pex is first imported (`CopyOnImport`); True when it is left so."""
     if importlib.util.find_spec("pex") is not None:
-        return
+        return False  # and its first worker makes the copy, were there none
+    copy = cache.path("pex-copies", copy_key(wanted)) if cache else None
+    held = cache.hold(copy / MANIFEST) if lazily and cache and copy else None  # kept from `prune` meanwhile
+    if cache and copy and held is not None:
+        with contextlib.suppress(OSError):
+            os.utime(copy)  # used now, for `prune --days`, as `checked` would say
+        sys.meta_path.append(CopyOnImport(cache, wanted, held))
+        return True
+    sys.path.insert(0, str(checked_copy(cache, wanted)))
+    return False
+
+
+def checked_copy(cache: Optional[BuildCache], wanted: str) -> Path:
     found = cached_pex(cache, wanted) if cache else None
     if found is None:
         raise BuildError(
             f"pex {wanted} is not installed in the build environment, and the build cache no longer holds its copy "
             "(taken away since the build asked for its requirements): build again, and pex will be installed"
         )
-    sys.path.insert(0, str(found))
+    return found
+
+
+class CopyOnImport(importlib.abc.MetaPathFinder):
+    """The build cache's copy of pex, checked against its manifest and put on `sys.path` when pex is first imported
+    (or its first worker starts): a build that reuses every PEX reads none of it. Its version is the copy's key."""
+
+    def __init__(self, cache: BuildCache, version: str, held: int) -> None:
+        self.cache, self.version, self.held = cache, version, held
+        self.lock = threading.Lock()
+        self.found: Optional[Path] = None
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> Optional[ModuleSpec]:
+        if name != "pex":
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [str(self.checked())])
+
+    def checked(self) -> Path:
+        """The copy, checked once (a damaged one is the error `importable_pex` gives), and on `sys.path` from then
+        on; this finder leaves `sys.meta_path` only then, so that a thread asking meanwhile waits for it."""
+        with self.lock:
+            if self.found is None:
+                with contextlib.suppress(ValueError):
+                    self.cache.let_go(self.held)  # `checked` holds it again, or drops it if damaged
+                self.found = checked_copy(self.cache, self.version)
+                sys.path.insert(0, str(self.found))
+                with contextlib.suppress(ValueError):
+                    sys.meta_path.remove(self)  # from the loop calling it, which ends with its answer
+            return self.found
+
+
+def copy_on_import() -> Optional[CopyOnImport]:
+    """The copy of pex a build expecting to run none has left unchecked until pex is imported, if any."""
+    return next((finder for finder in sys.meta_path if isinstance(finder, CopyOnImport)), None)
 
 
 def build_interpreter(cache: Optional[BuildCache]) -> Interpreter:
@@ -121,7 +173,8 @@ class WorkerCommand:
     def __call__(self) -> List[str]:
         if self.cache is None:
             return [sys.executable, str(WORKER)]
-        found = cached_pex(self.cache, pex_version())
+        pending = copy_on_import()
+        found = pending.checked() if pending else cached_pex(self.cache, pex_version())
         if found:
             return [self.interpreter.python, str(WORKER), str(found), "copy"]
         import pex

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
+from conftest import run_pex
 from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 from pex.pip.version import PipVersion
-from test_reliability import PEX_FILES, RECORD, assert_record_agrees, flip_a_byte
+from test_reliability import PEX_FILES, RECORD, assert_record_agrees, flip_a_byte, said
 
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION
+from pex_backend.pex.cache import FORMAT
 
 
 def identities(out: Path) -> Dict[str, Tuple[int, int]]:
@@ -69,3 +72,63 @@ def test_a_kept_interpreter_answer_is_checked_before_it_is_trusted(tmp_path):
         assert running_interpreter_matches([">=3.0"], str(answers)) is True
     kept.write_text(json.dumps({**stored, "matches": False}))  # a whole answer for this interpreter is taken
     assert running_interpreter_matches([">=3.0"], str(answers)) is False
+
+
+def steps_of(printed: str) -> List[str]:
+    return re.findall(r"pex-backend: timing: (.+) \d+\.\d{3} s", printed)
+
+
+def pex_modules(printed: str) -> List[str]:
+    """The pex modules the backend imported, from Python's import timings."""
+    return re.findall(r"\| +(pex(?:\.[\w.]+)?)$", printed, re.MULTILINE)
+
+
+def test_a_build_of_the_sources_the_last_one_built_runs_no_pex(hello_built):
+    """Sources as the last successful build left them: no pex worker starts beside setuptools, and the build
+    imports no pex, nor reads pex's copy; a file added, or the build files changed, and the worker starts again."""
+    project, out = hello_built.project, hello_built.out
+    timed = type(project)(project.path, {**project.env, "PEXBIN_TIMINGS": "1", "PYTHONPROFILEIMPORTTIME": "1"})
+    # The first build of this copy: its directory is new to the cache, and the worker starts at once.
+    assert "starting pex's first worker" in steps_of(said(timed.build("uv", out, "--wheel")))
+    again = said(timed.build("uv", out, "--wheel"))
+    assert all(f"reused {name} from the build cache" in again for name in PEX_FILES), again
+    assert "starting pex's first worker" not in steps_of(again), again
+    assert pex_modules(again) == [], again
+
+    # A module added beside the listed ones (not in SOURCES.txt yet): its directory's time says so.
+    (project.path / "src" / "hello" / "extra.py").write_text("VALUE = 1\n")
+    added = said(timed.build("uv", out, "--wheel"))
+    assert "starting pex's first worker" in steps_of(added), added
+    assert "starting pex's first worker" not in steps_of(said(timed.build("uv", out, "--wheel")))
+    # The project's build files are looked at too.
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n")
+    assert "starting pex's first worker" in steps_of(said(timed.build("uv", out, "--wheel")))
+
+
+def test_a_wrong_guess_still_checks_pex_s_copy_and_builds_the_same_bytes(hello_built, tmp_path):
+    """Sources as the last build left them, but the PEX files gone from the cache and from dist/ (a prune): the
+    build, which then needs pex, checks pex's copy when it imports pex (damaged here: one clear error), and once
+    pex is installed again writes the bytes of a build without the cache."""
+    project, out = hello_built.project, hello_built.out
+    project.build("uv", out, "--wheel")  # this copy's directory, known to the cache from now on
+    cache = Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}"
+    for kind in ("pex", "bases"):
+        shutil.rmtree(cache / kind)
+    for name in PEX_FILES:
+        (out / name).unlink()
+    (copy,) = (cache / "pex-copies").iterdir()
+    spoiled = copy / "pex" / "version.py"
+    spoiled.write_bytes(spoiled.read_bytes()[:-1] + b"#")
+    failed = said(project.build("uv", out, "--wheel", check=False))
+    assert "dropped a damaged build cache entry (pex copy of pex" in failed, failed
+    assert f"pex-backend error: pex {DEFAULT_PEX_VERSION} is not installed in the build environment" in failed
+    assert "Traceback" not in failed
+    assert not (out / "hello.pex").exists()
+
+    project.build("uv", out, "--wheel")  # pex installed, as the error said
+    assert "hello, Bob" in run_pex(out / "hello.pex", "Bob").stdout
+    plain = tmp_path / "plain"
+    type(project)(project.path, {**project.env, "PEXBIN_NO_CACHE": "1"}).build("uv", plain, "--wheel")
+    for name in PEX_FILES:
+        assert (out / name).read_bytes() == (plain / name).read_bytes(), name

@@ -13,7 +13,7 @@ from pex_backend.backend.constraints import running_interpreter_matches
 from pex_backend.backend.inputs import complete_platform_file, lockfile
 from pex_backend.backend.plan import BinarySpec, ResolveGroup
 from pex_backend.backend.wheel import WheelContents
-from pex_backend.pex.workers import Interpreter
+from pex_backend.pex.workers import Interpreter, pex_version
 
 from .keys import stable
 
@@ -48,9 +48,7 @@ def pip_version(table: TableOptions) -> Optional[str]:
 
 def pex_knows_pip(version: str) -> bool:
     try:
-        from pex.version import __version__
-
-        if (__version__, version) == (DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION):
+        if (pex_version(), version) == (DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION):
             return True  # known without importing pex's pip module (tests/pex/test_no_change.py checks it)
         from pex.pip.version import PipVersion
     except ImportError:  # a command showing what a build would do, without pex: the build asks the pex it runs

@@ -1,0 +1,85 @@
+"""Whether a build's sources are those the project's last successful build left: a guess, for speed alone.
+
+A build whose wheel comes out as before reuses every PEX and runs no pex. When the files setuptools listed in the
+project's `*.egg-info/SOURCES.txt` (with their directories and the project's build files) have the sizes, times and
+inodes they had once the last build's wheel was built, the build starts no pex worker beside setuptools and leaves
+pex's copy unchecked until pex is imported (`workers.CopyOnImport`). A wrong guess costs time, never bytes: a build
+that does need pex starts its worker then. Without a `SOURCES.txt` (another backend, a fresh sdist), no guess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Tuple
+
+from pex_backend.pex.cache import BuildCache, key_of
+
+BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in")
+LISTINGS = ("*.egg-info/SOURCES.txt", "*/*.egg-info/SOURCES.txt")  # a flat layout's, a `src` layout's
+
+
+Seen = Tuple[str, str]
+"""Where setuptools listed the sources (`src/name.egg-info/SOURCES.txt`, say), and a digest of them."""
+
+
+def sources_seen(project_root: Path) -> Optional[Seen]:
+    """The project's sources as they are now, or None when setuptools has listed none."""
+    listings = [path for pattern in LISTINGS for path in sorted(project_root.glob(pattern))]
+    if not listings:
+        return None
+    digest = hashlib.sha256()
+    names = set(BUILD_FILES)
+    try:
+        for listing in listings:
+            text = listing.read_text(encoding="utf-8", errors="replace")
+            digest.update(f"{listing.relative_to(project_root)}\0{text}\0".encode())
+            names.update(line.strip() for line in text.splitlines() if line.strip())
+    except OSError:
+        return None
+    # A file added beside the listed ones (a new module, a data file) changes its directory's time.
+    directories = {str(parent) for name in names for parent in Path(name).parents}
+    for name in sorted(names | directories):
+        try:
+            stat = os.stat(project_root / name)
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode())
+        except OSError:
+            digest.update(f"{name}\0absent\n".encode())
+    return "\n".join(str(listing.relative_to(project_root)) for listing in listings), digest.hexdigest()
+
+
+def where(cache: BuildCache, seen: Seen) -> Path:
+    # One file per project name, not per directory: builds from unpacked sdists (a new directory each) replace it.
+    return cache.base / "sources-seen" / f"{key_of(seen[0])}.json"
+
+
+def as_last_built(cache: Optional[BuildCache], project_root: Path, seen: Optional[Seen]) -> bool:
+    """Whether `seen` is what the last successful build of this project's directory with this cache recorded."""
+    if cache is None or seen is None:
+        return False
+    try:
+        kept = json.loads(where(cache, seen).read_text())
+        return kept["project"] == str(project_root.resolve()) and kept["sources"] == seen[1]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def remember(cache: Optional[BuildCache], project_root: Path, seen: Optional[Seen]) -> None:
+    """Record `seen`, the sources as a successful build's wheel left them (its build rewrites `*.egg-info`)."""
+    if cache is None or seen is None:
+        return
+    known = where(cache, seen)
+    with contextlib.suppress(OSError):
+        known.parent.mkdir(parents=True, exist_ok=True)
+        fd, written = tempfile.mkstemp(dir=known.parent, prefix=".seen-")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps({"project": str(project_root.resolve()), "sources": seen[1]}))
+            os.replace(written, known)  # whole or not there, for builds reading it at once
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(written)
