@@ -274,6 +274,8 @@ def build_wheel_and_pex_files(
             unread = importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION, lazily=expected)
         with step("checking the inputs"):
             check_inputs(config, project_root)  # with pex, which checks the interpreter constraints
+        if unread and cache:  # the PEX files in the output directory, likely reused: hashed beside setuptools
+            cache.ahead.start(path for path in sorted(output_dir.glob("*.pex")) if path.is_file())
         with Publication(cache) as publication:
             staging = publication.staging(wheel_directory)
             pex_staging = publication.staging(output_dir)

@@ -2,9 +2,11 @@
 
 A build whose wheel comes out as before reuses every PEX and runs no pex. When the files setuptools listed in the
 project's `*.egg-info/SOURCES.txt` (with their directories and the project's build files) have the sizes, times and
-inodes they had once the last build's wheel was built, the build starts no pex worker beside setuptools and leaves
-pex's copy unchecked until pex is imported (`workers.CopyOnImport`). A wrong guess costs time, never bytes: a build
-that does need pex starts its worker then. Without a `SOURCES.txt` (another backend, a fresh sdist), no guess.
+inodes they had once the last build's wheel was built, the build starts no pex worker beside setuptools, leaves
+pex's copy unchecked until pex is imported (`workers.CopyOnImport`) and hashes the PEX files in the output directory
+while setuptools builds the wheel (`cache_files.DigestsAhead`). A wrong guess costs time, never bytes: a build
+that does need pex starts its worker then. Without a `SOURCES.txt` (another backend), no guess; nor in a directory
+new to the cache (an unpacked sdist).
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ def sources_seen(project_root: Path) -> Optional[Seen]:
             names.update(line.strip() for line in text.splitlines() if line.strip())
     except OSError:
         return None
-    # A file added beside the listed ones (a new module, a data file) changes its directory's time.
+    # A file added beside the listed ones (a new module, a data file) changes its directory's time. The `*.egg-info`
+    # directories are setuptools' output, written again by each hook (`get_requires_for_build_wheel` too).
     directories = {str(parent) for name in names for parent in Path(name).parents}
+    outputs = {listing.parent.relative_to(project_root) for listing in listings}
     for name in sorted(names | directories):
+        if any(Path(name) == output or output in Path(name).parents for output in outputs):
+            continue
         try:
             stat = os.stat(project_root / name)
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode())

@@ -26,7 +26,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from .cache_files import claim_directory, file_digest, lock, remove, remove_leftovers, size_of
+from .cache_files import DigestsAhead, claim_directory, file_digest, lock, remove, remove_leftovers, size_of
 
 # Bumped when what an entry holds, or what its key covers, changes.
 FORMAT = 2
@@ -145,6 +145,7 @@ class BuildCache:
         """For `supersede`: each kind's entries by slot, as the build first found them."""
         self.unlockable = False
         """Whether this build found that the cache's file system takes no locks (and said so)."""
+        self.ahead = DigestsAhead()  # for `in_place`
         self.close = weakref.finalize(self, release, self.session, self.held)
 
     def path(self, kind: str, key: str) -> Path:
@@ -230,7 +231,7 @@ class BuildCache:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError), open(os.dup(fd), "rb") as file:
             expected, found = json.loads(file.read())["files"][name], os.lstat(present)
             if stat.S_ISREG(found.st_mode) and found.st_size == expected["size"]:
-                if file_digest(present) == expected["sha256"]:
+                if self.ahead.of(present) == expected["sha256"]:
                     os.utime(entry)  # when it was last used, for `prune --days`
                     return True
         self.let_go(fd)
@@ -293,8 +294,7 @@ class BuildCache:
 
     def take_away(self, entry: Path, unlocked: bool = False) -> Optional[int]:
         """Remove an entry no build holds, renamed aside under its exclusive lock first: its size, or None when a
-        build holds it, or when the lock cannot be taken at all (unless `unlocked`, for an entry no build can use).
-        """
+        build holds it, or when the lock cannot be taken at all (unless `unlocked`, for an entry no build can use)."""
         try:
             fd: Optional[int] = os.open(entry / MANIFEST, os.O_RDWR)
         except OSError:

@@ -8,9 +8,11 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 try:
     import fcntl
@@ -22,6 +24,8 @@ except ImportError:  # Windows: no advisory locks; leftovers are then told apart
 UNCLAIMED_SECONDS = 60
 # Where locks are not available, a claimed scratch directory is taken for a leftover at this age.
 UNLOCKABLE_SECONDS = 24 * 3600
+# File times move in clock ticks: a file written this recently may be written again with the same times.
+RACY_NS = 2 * 10**9
 
 
 def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
@@ -37,6 +41,45 @@ def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
     if copy_to:
         shutil.copystat(path, copy_to)
     return digest.hexdigest()
+
+
+def identity(path: Path) -> Tuple[int, ...]:
+    """What changes when a file's bytes may have: replaced, written, truncated (its inode, size and times)."""
+    found = os.lstat(path)
+    return (found.st_dev, found.st_ino, found.st_mode, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+class DigestsAhead:
+    """The sha256s of files a build will likely check, taken in a thread while it does something else (the PEX
+    files in the output directory, while setuptools builds the wheel), each given only while the file's identity
+    is the one it had before it was hashed (a write meanwhile changes its times); other files are hashed then."""
+
+    def __init__(self) -> None:
+        self.taken: Dict[str, Future] = {}
+
+    def start(self, paths: Iterable[Path]) -> None:
+        wanted = {str(path): Future() for path in paths}
+        self.taken.update(wanted)
+        threading.Thread(target=self.take, args=(wanted,), name="pexbin-digests", daemon=True).start()
+
+    @staticmethod
+    def take(wanted: Dict[str, Future]) -> None:
+        for path, future in wanted.items():
+            try:
+                before = identity(Path(path))
+                # Written in the last seconds, a second write could keep its times (git's "racily clean"): not taken.
+                fresh = time.time_ns() - before[4] < RACY_NS
+                future.set_result(None if fresh else (before, file_digest(Path(path))))
+            except OSError:
+                future.set_result(None)
+
+    def of(self, path: Path) -> str:
+        future = self.taken.get(str(path))
+        taken = future.result() if future else None
+        with contextlib.suppress(OSError):
+            if taken and identity(path) == taken[0]:
+                return taken[1]
+        return file_digest(path)
 
 
 def size_of(path: Path) -> int:

@@ -3,10 +3,12 @@ are and left there; only the record is written again."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -17,6 +19,7 @@ from test_reliability import PEX_FILES, RECORD, assert_record_agrees, flip_a_byt
 
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, DEFAULT_PIP_VERSION
 from pex_backend.pex.cache import FORMAT
+from pex_backend.pex.cache_files import DigestsAhead
 
 
 def identities(out: Path) -> Dict[str, Tuple[int, int]]:
@@ -132,3 +135,52 @@ def test_a_wrong_guess_still_checks_pex_s_copy_and_builds_the_same_bytes(hello_b
     type(project)(project.path, {**project.env, "PEXBIN_NO_CACHE": "1"}).build("uv", plain, "--wheel")
     for name in PEX_FILES:
         assert (out / name).read_bytes() == (plain / name).read_bytes(), name
+
+
+# A setup.py that, while setuptools builds the wheel, changes a byte of the file FLIP_WHILE_BUILDING names (in place:
+# its size and inode kept), after the build has had time to hash the PEX files in dist/ ahead.
+FLIPPING_SETUP = """import os, sys, time
+from setuptools import setup
+if "bdist_wheel" in sys.argv and os.environ.get("FLIP_WHILE_BUILDING"):
+    time.sleep(1)
+    with open(os.environ["FLIP_WHILE_BUILDING"], "r+b") as file:
+        file.seek(os.path.getsize(file.name) // 2)
+        byte = file.read(1)[0]
+        file.seek(-1, 1)
+        file.write(bytes([byte ^ 0xFF]))
+setup()
+"""
+
+
+def test_a_pex_changed_after_it_was_hashed_ahead_is_replaced(hello_built):
+    """A build of unchanged sources hashes the PEX files in dist/ while setuptools builds the wheel; a hash is used
+    only while the file is as it was when hashed: one changed meanwhile is hashed again, and replaced."""
+    project, out = hello_built.project, hello_built.out
+    (project.path / "setup.py").write_text(FLIPPING_SETUP)
+    project.build("uv", out, "--wheel")
+    clean = {name: (out / name).read_bytes() for name in PEX_FILES}
+    env = {**project.env, "FLIP_WHILE_BUILDING": str(out / "hello.pex"), "PEXBIN_TIMINGS": "1"}
+    printed = said(type(project)(project.path, env).build("uv", out, "--wheel"))
+    assert "starting pex's first worker" not in steps_of(printed), printed  # the build expected no change
+    assert "reused hello.pex from the build cache" in printed
+    assert {name: (out / name).read_bytes() for name in PEX_FILES} == clean
+    assert_record_agrees(out)
+
+
+def test_digests_taken_ahead_are_given_only_for_the_file_as_it_was(tmp_path):
+    old, fresh = tmp_path / "old.pex", tmp_path / "fresh.pex"
+    old.write_bytes(b"a" * 100)
+    long_ago = time.time_ns() - 60 * 10**9
+    os.utime(old, ns=(long_ago, long_ago))
+    fresh.write_bytes(b"b" * 100)
+    ahead = DigestsAhead()
+    ahead.start([old, fresh])
+    assert ahead.taken[str(old)].result()[1] == hashlib.sha256(b"a" * 100).hexdigest()
+    assert ahead.taken[str(fresh)].result() is None  # written just now: a second write could keep its times
+    assert ahead.of(fresh) == hashlib.sha256(b"b" * 100).hexdigest()
+    assert ahead.of(old) == hashlib.sha256(b"a" * 100).hexdigest()
+    # Written again in place, its size and times put back: its status change time still tells.
+    with open(old, "r+b") as file:
+        file.write(b"c")
+    os.utime(old, ns=(long_ago, long_ago))
+    assert ahead.of(old) == hashlib.sha256(b"c" + b"a" * 99).hexdigest()
