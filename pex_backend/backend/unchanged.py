@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -81,11 +80,6 @@ def remember(cache: Optional[BuildCache], project_root: Path, seen: Optional[See
     known = where(cache, seen)
     with contextlib.suppress(OSError):
         known.parent.mkdir(parents=True, exist_ok=True)
-        fd, written = tempfile.mkstemp(dir=known.parent, prefix=".seen-")
-        try:
-            with os.fdopen(fd, "w") as file:
-                file.write(json.dumps({"project": str(project_root.resolve()), "sources": seen[1]}))
-            os.replace(written, known)  # whole or not there, for builds reading it at once
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(written)
+        written = cache.fresh() / known.name  # in the build's scratch area, which goes with it (or a later build)
+        written.write_text(json.dumps({"project": str(project_root.resolve()), "sources": seen[1]}))
+        os.replace(written, known)  # whole or not there, for builds reading it at once
