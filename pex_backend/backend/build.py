@@ -26,7 +26,7 @@ from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, PexbinConfig
 from pex_backend.errors import BuildError
 from pex_backend.pex.cache import BuildCache, open_cache
 from pex_backend.pex.cache_files import claim_directory, lock, remove_leftovers
-from pex_backend.pex.workers import copy_key, importable_pex
+from pex_backend.pex.workers import copy_key, forget_copy_on_import, importable_pex
 from pex_backend.timings import step
 
 from .delegate import wheel_step
@@ -312,6 +312,7 @@ def build_wheel_and_pex_files(
                 publication.commit(record, output_dir / record.name)
             remember(cache, project_root, seen)
     finally:
+        forget_copy_on_import()
         if cache:
             cache.close()
     announce([replace(item, path=output_dir / item.path.name) for item in built])

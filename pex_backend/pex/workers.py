@@ -101,6 +101,22 @@ class CopyOnImport(importlib.abc.MetaPathFinder):
                     sys.meta_path.remove(self)  # from the loop calling it, which ends with its answer
             return self.found
 
+    def forget(self) -> None:
+        with self.lock:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)
+            if self.found is None:
+                with contextlib.suppress(ValueError):
+                    self.cache.let_go(self.held)
+
+
+def forget_copy_on_import() -> None:
+    """At a build's end: a copy still unread leaves `sys.meta_path` with its cache (closed next), so that a later
+    build in this process decides afresh."""
+    pending = copy_on_import()
+    if pending:
+        pending.forget()
+
 
 def copy_on_import() -> Optional[CopyOnImport]:
     """The copy of pex a build expecting to run none has left unchecked until pex is imported, if any."""

@@ -4,15 +4,17 @@ are and left there; only the record is written again."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from conftest import run_pex
+from conftest import run, run_pex, with_pex_copy
 from first_build import hello_built_fixture  # noqa: F401 (the fixture `hello_built`)
 from pex.pip.version import PipVersion
 from test_reliability import PEX_FILES, RECORD, assert_record_agrees, flip_a_byte, said
@@ -184,3 +186,47 @@ def test_digests_taken_ahead_are_given_only_for_the_file_as_it_was(tmp_path):
         file.write(b"c")
     os.utime(old, ns=(long_ago, long_ago))
     assert ahead.of(old) == hashlib.sha256(b"c" + b"a" * 99).hexdigest()
+
+
+# Run without site-packages (`-S`: this checkout and what it imports on sys.path, no pex): a build environment when
+# the build cache holds pex's copy.
+LAZY_COPY = """
+import json, sys
+from pathlib import Path
+from pex_backend.pex.cache import open_cache
+from pex_backend.pex.workers import copy_on_import, forget_copy_on_import, importable_pex, pex_version
+root, wanted = Path(sys.argv[1]), sys.argv[2]
+cache = open_cache(root)
+said = {"left": importable_pex(cache, wanted, lazily=True), "held": len(cache.held), "version": pex_version()}
+said["imported"] = "pex" in sys.modules
+forget_copy_on_import()  # the build's end
+said["forgotten"] = [copy_on_import() is None, len(cache.held)]
+cache.close()
+cache = open_cache(root)  # a second build in this process, which imports pex
+importable_pex(cache, wanted, lazily=True)
+import pex.version
+said["second"] = [pex.version.__version__, pex.__file__.startswith(str(root)), copy_on_import() is None]
+print(json.dumps(said))
+"""
+
+
+def test_a_copy_left_unread_until_pex_is_imported(tmp_path, pex_copy):
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("packaging", "setuptools", "_distutils_hack", "tomli"):  # what the backend imports, but pex
+        spec = importlib.util.find_spec(name)
+        if spec and spec.submodule_search_locations:
+            (site / name).symlink_to(spec.submodule_search_locations[0])
+    cache = tmp_path / "cache"
+    with_pex_copy(cache, pex_copy)
+    paths = [str(Path(__file__).parents[2]), str(site)]
+    code = f"import sys; sys.path[:0] = {paths!r}\n{LAZY_COPY}"
+    result = run([sys.executable, "-I", "-S", "-c", code, str(cache), DEFAULT_PEX_VERSION])
+    said = json.loads(result.stdout.splitlines()[-1])
+    # Left for pex's import: held (so that `prune` keeps it), its version from its key, pex not imported.
+    assert said["left"] is True and said["held"] == 1 and said["version"] == DEFAULT_PEX_VERSION
+    assert said["imported"] is False
+    # At the build's end the finder goes, and lets go of the copy.
+    assert said["forgotten"] == [True, 0]
+    # Imported, pex comes from the copy, checked; the finder is gone.
+    assert said["second"] == [DEFAULT_PEX_VERSION, True, True]
