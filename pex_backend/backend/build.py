@@ -25,7 +25,7 @@ from pex_backend.backend.config.settings import PREFIX, BuildSettings
 from pex_backend.backend.config.table import DEFAULT_PEX_VERSION, PexbinConfig
 from pex_backend.errors import BuildError
 from pex_backend.pex.cache import BuildCache, open_cache
-from pex_backend.pex.cache_files import claim_directory, lock, remove_leftovers
+from pex_backend.pex.cache_files import claim_directory, identity, lock, remove_leftovers
 from pex_backend.pex.workers import copy_key, forget_copy_on_import, importable_pex
 from pex_backend.timings import step
 
@@ -164,15 +164,6 @@ def pause_for_tests(rename: Optional[int] = None) -> None:
             time.sleep(0.05)
 
 
-def identity(path: Path) -> Optional[Tuple[int, int, int]]:
-    """A file's inode, size and mtime: what changes when anything replaces or writes it."""
-    try:
-        found = os.lstat(path)
-    except OSError:
-        return None
-    return found.st_ino, found.st_size, found.st_mtime_ns
-
-
 class Publication:
     """A build's artifacts, staged beside (on the file system of) their destinations, then put in place together."""
 
@@ -181,7 +172,7 @@ class Publication:
         self.stages: Dict[Path, Path] = {}
         self.claimed: List[Tuple[Path, int]] = []
         self.moves: List[Tuple[Path, Path]] = []
-        self.kept: List[Tuple[Path, Optional[Tuple[int, int, int]]]] = []
+        self.kept: List[Tuple[Path, Optional[Tuple[int, ...]]]] = []
 
     def __enter__(self) -> Publication:
         return self
@@ -269,7 +260,7 @@ def build_wheel_and_pex_files(
         cache = open_cache(settings.cache_dir)
     try:
         # Sources as the last build left them: its PEX files are reused, and pex most likely runs not at all.
-        expected = as_last_built(cache, project_root, sources_seen(project_root))
+        expected = as_last_built(cache, project_root, sources_seen(project_root) if cache else None)
         with step("pex's copy"):
             unread = importable_pex(cache, config.table.pex_version or DEFAULT_PEX_VERSION, lazily=expected)
         with step("checking the inputs"):
@@ -283,7 +274,7 @@ def build_wheel_and_pex_files(
             with pex_session(cache, pex_staging, early=not unread) as session:
                 with step(wheel_step(config)):
                     basename = build_wheel(str(staging))
-                seen = sources_seen(project_root)
+                seen = sources_seen(project_root) if cache else None
                 with step("reading the wheel"):
                     wheel = read_wheel(reproducible_copy(staging / basename, staging / "for-pex"))
                     binaries = plan(config, wheel, project_root, settings)

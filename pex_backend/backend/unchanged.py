@@ -1,10 +1,10 @@
 """Whether a build's sources are those the project's last successful build left: a guess, for speed alone.
 
 A build whose wheel comes out as before reuses every PEX and runs no pex. When the files setuptools listed in the
-project's `*.egg-info/SOURCES.txt` (with their directories and the project's build files) have the sizes, times and
-inodes they had once the last build's wheel was built, the build starts no pex worker beside setuptools, leaves
-pex's copy unchecked until pex is imported (`workers.CopyOnImport`) and hashes the PEX files in the output directory
-while setuptools builds the wheel (`cache_files.DigestsAhead`). A wrong guess costs time, never bytes: a build
+project's `*.egg-info/SOURCES.txt` (with their directories) have the sizes, times and inodes they had once the last
+build's wheel was built, the build starts no pex worker beside setuptools, leaves pex's copy unchecked until pex is
+imported (`workers.CopyOnImport`) and hashes the PEX files in the output directory while setuptools builds the wheel
+(`cache_files.DigestsAhead`). A wrong guess costs time, never bytes: a build
 that does need pex starts its worker then. Without a `SOURCES.txt` (another backend), no guess; nor in a directory
 new to the cache (an unpacked sdist).
 """
@@ -16,11 +16,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 from pex_backend.pex.cache import BuildCache, key_of
 
-BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in")
 LISTINGS = ("*.egg-info/SOURCES.txt", "*/*.egg-info/SOURCES.txt")  # a flat layout's, a `src` layout's
 
 
@@ -34,7 +33,7 @@ def sources_seen(project_root: Path) -> Optional[Seen]:
     if not listings:
         return None
     digest = hashlib.sha256()
-    names = set(BUILD_FILES)
+    names: Set[str] = set()
     try:
         for listing in listings:
             text = listing.read_text(encoding="utf-8", errors="replace")
@@ -42,7 +41,8 @@ def sources_seen(project_root: Path) -> Optional[Seen]:
             names.update(line.strip() for line in text.splitlines() if line.strip())
     except OSError:
         return None
-    # A file added beside the listed ones (a new module, a data file) changes its directory's time. The `*.egg-info`
+    # A file added beside the listed ones (a new module, a data file, a `setup.cfg`) changes its directory's time
+    # (`pyproject.toml` and `setup.py` are listed: the project's root is among them). The `*.egg-info`
     # directories are setuptools' output, written again by each hook (`get_requires_for_build_wheel` too).
     directories = {str(parent) for name in names for parent in Path(name).parents}
     outputs = {listing.parent.relative_to(project_root) for listing in listings}

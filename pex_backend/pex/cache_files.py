@@ -43,9 +43,13 @@ def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
     return digest.hexdigest()
 
 
-def identity(path: Path) -> Tuple[int, ...]:
-    """What changes when a file's bytes may have: replaced, written, truncated (its inode, size and times)."""
-    found = os.lstat(path)
+def identity(path: Path) -> Optional[Tuple[int, ...]]:
+    """What changes when a file's bytes may have: replaced, written, truncated (its inode, size and times); None
+    when there is no such file."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
     return (found.st_dev, found.st_ino, found.st_mode, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
@@ -68,7 +72,7 @@ class DigestsAhead:
             try:
                 before = identity(Path(path))
                 # Written in the last seconds, a second write could keep its times (git's "racily clean"): not taken.
-                fresh = time.time_ns() - before[4] < RACY_NS
+                fresh = before is None or time.time_ns() - before[4] < RACY_NS
                 future.set_result(None if fresh else (before, file_digest(Path(path))))
             except OSError:
                 future.set_result(None)
@@ -76,9 +80,8 @@ class DigestsAhead:
     def of(self, path: Path) -> str:
         future = self.taken.get(str(path))
         taken = future.result() if future else None
-        with contextlib.suppress(OSError):
-            if taken and identity(path) == taken[0]:
-                return taken[1]
+        if taken and identity(path) == taken[0]:
+            return taken[1]
         return file_digest(path)
 
 

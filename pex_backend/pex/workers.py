@@ -53,13 +53,14 @@ def importable_pex(cache: Optional[BuildCache], wanted: str, lazily: bool = Fals
     copy is checked when pex is first imported (`CopyOnImport`); True when it is left so."""
     if importlib.util.find_spec("pex") is not None:
         return False  # and its first worker makes the copy, were there none
-    copy = cache.path("pex-copies", copy_key(wanted)) if cache else None
-    held = cache.hold(copy / MANIFEST) if lazily and cache and copy else None  # kept from `prune` meanwhile
-    if cache and copy and held is not None:
-        with contextlib.suppress(OSError):
-            os.utime(copy)  # used now, for `prune --days`, as `checked` would say
-        sys.meta_path.append(CopyOnImport(cache, wanted, held))
-        return True
+    if lazily and cache:
+        copy = cache.path("pex-copies", copy_key(wanted))
+        held = cache.hold(copy / MANIFEST)  # kept from `prune` meanwhile
+        if held is not None:
+            with contextlib.suppress(OSError):
+                os.utime(copy)  # used now, for `prune --days`, as `checked` would say
+            sys.meta_path.append(CopyOnImport(cache, wanted, held))
+            return True
     sys.path.insert(0, str(checked_copy(cache, wanted)))
     return False
 
