@@ -110,6 +110,15 @@ def test_a_build_of_the_sources_the_last_one_built_runs_no_pex(hello_built):
     pyproject.write_text(pyproject.read_text() + "\n")
     assert "starting pex's first worker" in steps_of(said(timed.build("uv", out, "--wheel")))
 
+    # pex's copy is not read at all (a byte changed in it goes unseen), yet counts as used for `prune --days`.
+    (copy,) = (Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / "pex-copies").iterdir()
+    flip_a_byte(copy / "pex" / "version.py")
+    days_ago = time.time() - 3 * 86400
+    os.utime(copy, (days_ago, days_ago))
+    unread = said(timed.build("uv", out, "--wheel"))
+    assert "dropped a damaged build cache entry" not in unread and pex_modules(unread) == [], unread
+    assert copy.stat().st_mtime > days_ago + 86400
+
 
 def test_a_wrong_guess_still_checks_pex_s_copy_and_builds_the_same_bytes(hello_built, tmp_path):
     """Sources as the last build left them, but the PEX files gone from the cache and from dist/ (a prune): the
