@@ -150,6 +150,15 @@ def count(directory: Path, pattern: str, k: int) -> None:
         raise BenchError(f"expected {k} files {pattern} in {directory.name}/, found {len(built)}: {built[:5]}")
 
 
+def simple_index(wheelhouse: Path) -> str:
+    """A PEP 503 index of the wheelhouse's one wheel (pex-backend's), as a file: URL."""
+    (wheel,) = wheelhouse.glob("pex_backend-*.whl")
+    page = wheelhouse / "simple" / "pex-backend" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(f'<!DOCTYPE html><html><body><a href="{wheel.as_uri()}">{wheel.name}</a></body></html>\n')
+    return page.parent.parent.as_uri()
+
+
 def frontend_command(frontend: str, project: Path, out: Path) -> List[str]:
     if frontend == "build":
         return [sys.executable, "-m", "build", "--wheel", "-o", str(out), str(project)]
@@ -170,9 +179,13 @@ class Bench:
             ROOT,
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX", "PYTHONPATH"))}
-        # uv keeps wheels by name and version: a cache of its own, so it takes this checkout's backend.
+        # uv keeps wheels by name and version: a cache of its own, so it takes this checkout's backend. uv finds it
+        # in an index of its own, listed first, as it would find a published pex-backend in its cache of PyPI's
+        # answers: through find-links uv would also ask PyPI for a name PyPI does not have, every build (an answer
+        # it never caches), while it asks nothing for setuptools. pip asks every index for every requirement each
+        # time, setuptools and a published pex-backend too: it keeps find-links.
         self.env.update(
-            PIP_FIND_LINKS=str(self.wheelhouse), UV_FIND_LINKS=str(self.wheelhouse), UV_CACHE_DIR=str(work / "uv")
+            PIP_FIND_LINKS=str(self.wheelhouse), UV_INDEX=simple_index(self.wheelhouse), UV_CACHE_DIR=str(work / "uv")
         )
         self.counter = 0
         self.runs_done = 0

@@ -17,7 +17,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "pex_backend"
 # The parts in the order they may import each other: each imports only those before it (and itself).
 PARTS = ("shared", "pex", "backend", "commands", "faces")
-SHARED = {"pex_backend.errors", "pex_backend.timings", "pex_backend.version"}
+SHARED = {"pex_backend.bytecode", "pex_backend.errors", "pex_backend.timings", "pex_backend.version"}
 FACES = {"pex_backend", "pex_backend.__main__"}
 MOST_LINES = 350
 HOOKS = (

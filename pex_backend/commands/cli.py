@@ -14,6 +14,7 @@ from typing import List, NoReturn, Optional
 
 from pex_backend.backend.compose.built import describe_size
 from pex_backend.backend.config.settings import parse_tags, read
+from pex_backend.bytecode import KIND as BYTECODE
 from pex_backend.errors import BuildError, reports_errors
 from pex_backend.pex.cache import FORMAT, SCRATCH, open_cache
 from pex_backend.pex.prune import prune, usage
@@ -153,8 +154,9 @@ def cache_command(args: argparse.Namespace) -> None:
     print(f"build cache: {root} (format v{FORMAT})")
     for kind, count, size in rows:
         label = "scratch" if kind == SCRATCH else kind if count is not None else f"{kind} (older format)"
-        print(f"  {label:<20}{counted(count) if count is not None else '':<12}{describe_size(size):>9}")
-    total = sum(count or 0 for _, count, _ in rows)
+        amount = "" if count is None else f"{count} modules" if kind == BYTECODE else counted(count)
+        print(f"  {label:<20}{amount:<12}{describe_size(size):>9}")
+    total = sum(count or 0 for kind, count, _ in rows if kind != BYTECODE)
     print(f"  {'total':<20}{counted(total):<12}{describe_size(sum(size for _, _, size in rows)):>9}")
 
 

@@ -19,31 +19,20 @@ import json
 import os
 import shutil
 import stat
-import sys
 import tempfile
 import threading
 import weakref
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from pex_backend.bytecode import FORMAT
+
 from .cache_files import DigestsAhead, claim_directory, file_digest, lock, remove, remove_leftovers, size_of
 
-# Bumped when what an entry holds, or what its key covers, changes.
-FORMAT = 2
 KINDS = ("resolves", "pex", "bases", "pex-copies", "uv-copies", "interpreters", "sibling-proofs", "part-proofs")
 MANIFEST = "manifest.json"
 INPUTS = "inputs.json"
 SCRATCH = "tmp"
-
-
-def default_cache_dir() -> Path:
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "pex-backend"
 
 
 def key_of(*inputs: Any) -> str:

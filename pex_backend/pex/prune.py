@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from pex_backend.bytecode import KIND as BYTECODE
 from pex_backend.errors import BuildError
 
 from .cache import FORMAT, KINDS, SCRATCH, open_cache
@@ -16,7 +18,7 @@ def usage(root: Path) -> List[Tuple[str, Optional[int], int]]:
     and for each older format's directory (entries: None)."""
     base = root / f"v{FORMAT}"
     rows: List[Tuple[str, Optional[int], int]] = []
-    for kind in (*KINDS, SCRATCH):
+    for kind in (*KINDS, BYTECODE, SCRATCH):
         entries = list((base / kind).iterdir()) if (base / kind).is_dir() else []
         rows.append((kind, len(entries), sum(size_of(entry) for entry in entries)))
     others = sorted(p for p in root.glob("v*") if p.is_dir() and p.name != base.name) if root.is_dir() else []
@@ -46,6 +48,13 @@ def prune(root: Path, unused_for: Optional[float]) -> Tuple[int, int, int]:
                     busy += 1
                 else:
                     removed, freed = removed + 1, freed + size
+        # The backend's bytecode: files that a build reading one while it goes only compiles again.
+        for entry in sorted((cache.base / BYTECODE).iterdir()) if (cache.base / BYTECODE).is_dir() else []:
+            if unused_for is None or age(entry) >= unused_for:
+                with contextlib.suppress(OSError):
+                    size = entry.lstat().st_size
+                    entry.unlink()
+                    freed += size  # not an entry: counted in bytes alone
         if unused_for is None:
             for other in root.glob("v*"):
                 if other.is_dir() and other.name != cache.base.name:

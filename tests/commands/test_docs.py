@@ -11,6 +11,7 @@ from conftest import SAMPLES
 from validate_pyproject.api import Validator
 from validate_pyproject.errors import ValidationError
 
+from pex_backend import bytecode
 from pex_backend.backend.config.load import load
 from pex_backend.backend.config.owned import OWNED_PEX_ARGS, owned_pex_arg
 from pex_backend.backend.config.project import read_pyproject
@@ -18,7 +19,6 @@ from pex_backend.backend.config.table import BINARY_FIELDS, BINARY_ONLY, SINGLE_
 from pex_backend.commands import docs
 from pex_backend.commands.cli import main
 from pex_backend.errors import ConfigError
-from pex_backend.pex import cache
 
 SCHEMA = fastjsonschema.compile(json.loads(docs.SCHEMA_PATH.read_text()))
 VALIDATE_PYPROJECT = Validator()
@@ -81,7 +81,7 @@ def test_the_reference_gives_the_cache_directory_the_code_computes(monkeypatch, 
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    computed = cache.default_cache_dir().as_posix()
+    computed = bytecode.default_cache_dir().as_posix()
     spelled = expected.replace("$XDG_CACHE_HOME", "/xdg").replace("~", "/home/u")
     assert computed == spelled.replace("%LOCALAPPDATA%\\", "C:/Users/u/AppData/Local/")
     assert f"`{expected}`" in docs.CACHE_DEFAULT

@@ -271,6 +271,8 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(hello_bu
     # siblings, the second built by pex too and compared. No copy of uv: the frontend (uv build) has one.
     assert [rows[kind][0] for kind in kinds] == ["1", "3", "2", "1", "0", "1", "1", "0", "0"]
     assert rows["total"][:2] == ["9", "entries"]
+    # The backend's own modules, compiled once (by the first of the builds) and read by the others.
+    assert rows["bytecode"][1] == "modules" and int(rows["bytecode"][0]) > 30
     assert pexbin(project, "cache", "--cache-dir", str(cache)).stdout.splitlines() == shown
 
     # By age: only the entry not used for longer than that goes.
@@ -280,6 +282,10 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(hello_bu
     pruned = pexbin(project, "cache", "prune", "--days=2").stdout
     assert pruned.startswith("removed 1 entry unused for 2 days (")
     assert not old.exists() and len(listing(cache / f"v{FORMAT}" / "pex")) == 2
+    modules = sorted((cache / f"v{FORMAT}" / "bytecode").iterdir())
+    os.utime(modules[0], (time.time() - 3 * 86400,) * 2)  # the backend's bytecode goes by age too
+    assert pexbin(project, "cache", "prune", "--days=2").stdout.startswith("removed 0 entries unused for 2 days (")
+    assert sorted((cache / f"v{FORMAT}" / "bytecode").iterdir()) == modules[1:]
 
     # While a build runs, `--all` keeps what it uses (the PEX entries it reused, pex's copy, the interpreter
     # link), removes the rest (the resolve, the three bases (report_py's now too) and the proof it did not need),
@@ -297,7 +303,7 @@ def test_cache_command_shows_the_cache_and_prunes_it_while_a_build_runs(hello_bu
     everything = pexbin(project, "cache", "prune", "--all").stdout
     assert everything.startswith("removed 5 entries (")
     assert [line.split()[:2] for line in pexbin(project, "cache").stdout.splitlines()[1:]] == [
-        [kind, "0"] for kind in (*kinds, "total")
+        [kind, "0"] for kind in (*kinds[:-1], "bytecode", "scratch", "total")
     ]
 
     # Mistakes are one line.

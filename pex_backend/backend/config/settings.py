@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from pex_backend.bytecode import FALSE, TRUE, default_cache_dir
 from pex_backend.errors import ConfigError
-from pex_backend.pex.cache import default_cache_dir
 
 from .kinds import describe
 from .load import did_you_mean
@@ -29,8 +29,6 @@ SETTINGS = {
     ),
     "no-cache": ("PEXBIN_NO_CACHE", "`true` neither reads nor writes the build cache."),
 }
-TRUE = ("1", "true", "yes", "on")
-FALSE = ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
