@@ -53,19 +53,19 @@ def test_the_backend_is_compiled_by_the_first_build_and_read_by_the_next(sample,
 
 def test_without_the_build_cache_no_bytecode_is_kept(sample, tmp_path):
     project = sample("hello")
-    project.env.update(PEXBIN_TIMINGS="1", PEXBIN_NO_CACHE="1")
-    built = project.build("uv", tmp_path / "dist", "--wheel")
+    project.env.update(PEXBIN_TIMINGS="1", PEXBIN_NO_CACHE="1")  # every hook imports the backend: sdists will do
+    built = project.build("uv", tmp_path / "dist", "--sdist")
     assert imports(built.stdout + built.stderr) == []
     assert not (Path(project.env["PEXBIN_CACHE_DIR"]) / f"v{FORMAT}" / KIND).exists()
 
     # Where -C pexbin.cache-dir puts the build cache, the bytecode goes too (the environment's setting wins).
     del project.env["PEXBIN_NO_CACHE"]
     project.env["PEXBIN_CACHE_DIR"] = str(tmp_path / "unused")
-    built = project.build("uv", tmp_path / "dist", "--wheel", f"-Cpexbin.cache-dir={tmp_path / 'ignored'}")
+    built = project.build("uv", tmp_path / "dist", "--sdist", f"-Cpexbin.cache-dir={tmp_path / 'ignored'}")
     assert list((tmp_path / "unused" / f"v{FORMAT}" / KIND).iterdir())
     del project.env["PEXBIN_CACHE_DIR"]
     elsewhere = tmp_path / "elsewhere"
-    built = project.build("uv", tmp_path / "dist", "--wheel", f"-Cpexbin.cache-dir={elsewhere}")
+    built = project.build("uv", tmp_path / "dist", "--sdist", f"-Cpexbin.cache-dir={elsewhere}")
     assert imports(built.stdout + built.stderr)
     assert list((elsewhere / f"v{FORMAT}" / KIND).iterdir())
     assert not (tmp_path / "ignored").exists()
