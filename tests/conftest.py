@@ -22,6 +22,8 @@ import pytest
 # sys.path, which the JSON-schema stack of the SBOM tests' validator cannot import. Imported first, it has its own.
 import cyclonedx.validation.json  # noqa: F401, E402  isort: skip
 
+from pex_backend.bytecode import KIND as BYTECODE
+from pex_backend.bytecode import BytecodeStore
 from pex_backend.pex.pexinfo import pex_info  # noqa: F401 (the tests read PEX-INFO through it)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,13 +205,19 @@ def pex_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert cache is not None
     copy_pex(cache, Path(pex.__file__).parent)
     cache.close()
+    # And the backend's bytecode, as the hooks' finder compiles it (the wheelhouse's backend is these sources).
+    store = BytecodeStore(root / f"v{FORMAT}" / BYTECODE)
+    for module in sorted((ROOT / "pex_backend").rglob("*.py")):
+        source = module.read_bytes()
+        store.write(store.key(source), compile(source, str(module), "exec", dont_inherit=True))
     return root / f"v{FORMAT}" / "pex-copies"
 
 
 def with_pex_copy(cache_dir: Path, pex_copy: Path) -> None:
     """Give a new build cache pex's compiled copy, as a build that made it leaves it: its files linked (entries are
     never written in place; a test that damages one asks for a `cold` cache), its manifest a file of its own, so
-    that each cache's locks are its own."""
+    that each cache's locks are its own; and the backend's bytecode (linked too: a file of it is replaced, never
+    written)."""
     from pex_backend.pex.cache import FORMAT, INPUTS, MANIFEST
 
     for entry in pex_copy.iterdir():
@@ -217,6 +225,7 @@ def with_pex_copy(cache_dir: Path, pex_copy: Path) -> None:
         shutil.copytree(entry, destination, copy_function=os.link, ignore=shutil.ignore_patterns(MANIFEST, INPUTS))
         for name in (MANIFEST, INPUTS):
             shutil.copyfile(entry / name, destination / name)
+    shutil.copytree(pex_copy.parent / BYTECODE, cache_dir / f"v{FORMAT}" / BYTECODE, copy_function=os.link)
 
 
 @pytest.fixture
