@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +28,19 @@ UNCLAIMED_SECONDS = 60
 UNLOCKABLE_SECONDS = 24 * 3600
 # File times move in clock ticks: a file written this recently may be written again with the same times.
 RACY_NS = 2 * 10**9
+# The sha256 of each file named, one a line ("-" for one it cannot read).
+HASH_FILES = (
+    "import hashlib, sys\n"
+    "for path in sys.argv[1:]:\n"
+    "    digest = hashlib.sha256()\n"
+    "    try:\n"
+    "        with open(path, 'rb') as file:\n"
+    "            for block in iter(lambda: file.read(1 << 20), b''):\n"
+    "                digest.update(block)\n"
+    "        print(digest.hexdigest())\n"
+    "    except OSError:\n"
+    "        print('-')\n"
+)
 
 
 def file_digest(path: Path, copy_to: Optional[Path] = None) -> str:
@@ -54,9 +69,10 @@ def identity(path: Path) -> Optional[Tuple[int, ...]]:
 
 
 class DigestsAhead:
-    """The sha256s of files a build will likely check, taken in a thread while it does something else (the PEX
-    files in the output directory, while setuptools builds the wheel), each given only while the file's identity
-    is the one it had before it was hashed (a write meanwhile changes its times); other files are hashed then."""
+    """The sha256s of files a build will likely check, taken by a process of their own (a thread waits for it)
+    while the build does something else (the PEX files in the output directory, while setuptools builds the wheel),
+    each given only while the file's identity is the one it had before it was hashed (a write meanwhile changes its
+    times); other files are hashed then."""
 
     def __init__(self) -> None:
         self.taken: Dict[str, Future] = {}
@@ -68,14 +84,24 @@ class DigestsAhead:
 
     @staticmethod
     def take(wanted: Dict[str, Future]) -> None:
+        before = {path: identity(Path(path)) for path in wanted}
+        # Written in the last seconds, a second write could keep its times (git's "racily clean"): not taken.
+        now = time.time_ns()
+        hashed = [path for path, found in before.items() if found is not None and now - found[4] >= RACY_NS]
+        # In a process of their own: a thread of this one would wait for the GIL, which the build holds, at every
+        # block it reads and hashes (0.2 s for 20 PEX files of 3.7 MB while setuptools builds, against 0.06 s).
+        try:
+            if not hashed:
+                raise OSError("nothing to hash")
+            result = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", HASH_FILES, *hashed], capture_output=True, text=True, check=True
+            )
+            digests = dict(zip(hashed, result.stdout.split()))
+        except (OSError, subprocess.SubprocessError):
+            digests = {}
         for path, future in wanted.items():
-            try:
-                before = identity(Path(path))
-                # Written in the last seconds, a second write could keep its times (git's "racily clean"): not taken.
-                fresh = before is None or time.time_ns() - before[4] < RACY_NS
-                future.set_result(None if fresh else (before, file_digest(Path(path))))
-            except OSError:
-                future.set_result(None)
+            found = digests.get(path)
+            future.set_result((before[path], found) if found and len(found) == 64 else None)
 
     def of(self, path: Path) -> str:
         future = self.taken.get(str(path))
