@@ -30,7 +30,7 @@ except ImportError:  # an interpreter without it keeps to its own loader
 FORMAT = 2
 KIND = "bytecode"
 PACKAGE = "pex_backend."
-# The words of a boolean setting (`pexbin.no-cache`).
+# The words of a boolean setting or variable (`pexbin.no-cache`, `PEXBIN_TIMINGS`, `UV_NO_CONFIG`).
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
 # What compiled code depends on besides its source: the bytecode format, and -O (`compile`'s optimize=-1).

@@ -8,11 +8,13 @@ import os
 import time
 from typing import Iterator
 
+from pex_backend.bytecode import TRUE
+
 SWITCH = "PEXBIN_TIMINGS"
 
 
 def enabled() -> bool:
-    return os.environ.get(SWITCH, "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get(SWITCH, "").strip().lower() in TRUE
 
 
 def report(name: str, started: float) -> None:

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 from pex_backend.backend.config.table import TableOptions
 from pex_backend.backend.plan import ResolveGroup
+from pex_backend.bytecode import TRUE
 from pex_backend.pex.cache import backend_digest
 from pex_backend.pex.cache_files import file_digest
 from pex_backend.pex.workers import Interpreter, pex_version
@@ -122,7 +123,7 @@ def uv_configuration(project_root: Path) -> Dict[str, str]:
     }
     for link in os.environ.get("UV_FIND_LINKS", "").replace(",", " ").split():
         found[f"UV_FIND_LINKS {link}"] = stable(link)
-    if os.environ.get("UV_NO_CONFIG", "").lower() in ("1", "true", "yes", "on"):
+    if os.environ.get("UV_NO_CONFIG", "").lower() in TRUE:
         return found
     config_file = os.environ.get("UV_CONFIG_FILE")
     xdg_dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)

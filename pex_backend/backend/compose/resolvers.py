@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name
 from pex_backend.backend.config.project import read_toml
 from pex_backend.backend.config.table import TABLE, TableOptions
 from pex_backend.backend.plan import ResolveGroup
+from pex_backend.bytecode import TRUE
 from pex_backend.errors import BuildError, ConfigError, PexbinError
 from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.pool import Interpreter, PexWorkers
@@ -281,7 +282,6 @@ PYLOCK = "pylock.toml"
 # uv.lock as a pylock of everything it pins for this interpreter (pex takes from the venv only what the PEX needs),
 # failing when the lock does not satisfy the project.
 UV_EXPORT = ("--locked", "--format", "pylock.toml", "--no-emit-project", "--all-extras", "--all-groups")
-TRUE = ("1", "true", "yes", "on")
 
 
 def key_inputs(choice: ResolverChoice, project_root: Path) -> Dict[str, object]:
