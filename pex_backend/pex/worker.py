@@ -89,7 +89,8 @@ def serve():
     # What the project's part needs is imported before this worker says it is ready (the build starts it while
     # setuptools builds the wheel, and the part is the first job after an edit); the rest of pex, and this
     # interpreter's identity, after: pex sets itself up in the main thread alone (its SSL context), so a thread of
-    # its own reads the jobs and writes the part at once, leaving pex runs to the main thread.
+    # its own reads the jobs and writes the part, or has pex identify an interpreter (a cold build's new venv, while
+    # uv installs into it), at once, leaving pex runs to the main thread.
     import encodings.cp437  # noqa: F401 (zipfile's, on its first archive)
     import queue
 
@@ -114,21 +115,27 @@ def serve():
     def read():
         for line in incoming:
             job = json.loads(line)
-            if "part" in job:
-                say({"code": answer(job)})  # imports nothing more of pex
+            if "part" in job or "identify" in job:
+                say({"code": answer(job)})  # needs nothing of pex's command line
             else:
                 jobs.put(job)
         jobs.put(None)
 
     threading.Thread(target=read, name="jobs", daemon=True).start()
-    say({"ready": "part"})  # the first line: this worker can write the project's part
+    say({"ready": "part"})  # the first line: this worker can write the project's part, and identify
     held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while it exists
     while held and os.path.exists(held):
         time.sleep(0.02)
+    identifying = None
     with contextlib.suppress(Exception):  # a pex run that cannot import pex fails, and prints why
-        import pex.bin.pex  # noqa: F401
+        import pex.interpreter  # noqa: F401
 
-        identify(sys.executable)
+        # Its own process identifies the interpreter (pex's, run once per PEX_ROOT), while this one imports the rest
+        identifying = threading.Thread(target=identify, args=(sys.executable,), name="identify", daemon=True)
+        identifying.start()
+        import pex.bin.pex  # noqa: F401
+    if identifying:
+        identifying.join()
     say({"ready": True})  # and now any job
     for job in iter(jobs.get, None):
         say({"code": answer(job)})

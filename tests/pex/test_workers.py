@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -240,3 +241,23 @@ def test_the_project_part_does_not_wait_for_the_rest_of_pex(wheelhouse, tmp_path
         version.join(timeout=60)
         assert answers == [(0, f"{pex_version()}\n")] and worker.process.pid in pool.ready
     assert worker.process.returncode == -signal.SIGKILL
+
+
+def test_an_identification_does_not_wait_for_the_rest_of_pex(tmp_path, monkeypatch):
+    """pex identifies an interpreter (a new virtual environment's, while uv installs into it) as soon as the worker
+    has imported what that needs, while the rest of pex is still importing; the identity is pex's, in PEX_ROOT."""
+    held = tmp_path / "hold"
+    held.write_text("")
+    monkeypatch.setenv("PEXBIN_TEST_HOLD_PEX_IMPORT", str(held))
+    monkeypatch.setenv("PEX_ROOT", str(tmp_path / "pex_root"))
+    with PexWorkers(lambda: COMMAND, size=1, tmp=tmp_path) as pool:
+        (identifying,) = in_threads(1, lambda _: pool.identify(sys.executable))
+        identifying.join(timeout=60)
+        waited = identifying.is_alive()
+        (worker,) = pool.started
+        still_importing = worker.process.pid not in pool.ready
+        held.unlink()
+        assert not waited, "the identification waited for pex's import"
+        assert still_importing
+        identities = [json.loads(p.read_text()) for p in (tmp_path / "pex_root").rglob("INTERP-INFO")]
+        assert sys.executable in [identity["binary"] for identity in identities]
