@@ -17,18 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .siblings import (
-    PEX_INFO,
-    Archive,
-    Refusal,
-    Target,
-    attempt,
-    console_scripts,
-    entry_point_of,
-    read_entry,
-    readable,
-    rewrite,
-)
+from .siblings import PEX_INFO, Target, attempt, console_scripts, entry_point_of, rewrite
+from .zipapp import Archive, Refusal, read_entry, readable
 
 KIND = "part-proofs"
 

@@ -3,41 +3,33 @@
 Two PEX files that pex builds from the same sources with the same options, apart from their entry point, differ in
 three zip entries: `PEX-INFO` (its `entry_point`, and its `pex_hash`, the sha1 of PEX-INFO's own dump) and the two
 boot scripts that embed the hash, `__main__.py` and `__pex__/__init__.py` (pex's `PEXBuilder._prepare_code`). A
-sibling is the first PEX with every other entry copied as it is (its local header and compressed bytes, without
-decompressing), those three written by pex's own code (`PexInfo` for PEX-INFO and its hash, `open_zip` and
-`write_deterministic` for the entries), and the central directory moved along. Whether that gives exactly the
-bytes pex gives is not assumed: the build proves it once per pex version and shape against a PEX pex built (see
-`compose`), and anything this module does not recognise is left to pex: `derive` and `splice` then say why not, and
-write nothing.
+sibling is the first PEX with every other entry copied as it is (`zipapp`), those three written by pex's own code
+(`PexInfo` for PEX-INFO and its hash, `open_zip` and `write_deterministic` for the entries). Whether that gives
+exactly the bytes pex gives is not assumed: the build proves it once per pex version and shape against a PEX pex
+built (see `compose`), and anything this module does not recognise is left to pex: `derive` and `splice` then say
+why not, and write nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
-import struct
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from .zipapp import Archive, Entry, Refusal, read_archive, read_entry, readable, same_header, write
 
 # The time pex gives every zip entry of a reproducible PEX (and our reproducible wheels, theirs).
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 PEX_INFO = "PEX-INFO"
 BOOT_SCRIPTS = ("__main__.py", "__pex__/__init__.py")
-END = struct.Struct("<4s4H2LH")  # the end of central directory record
-CENTRAL = struct.Struct("<4s6H3L5H2L")  # a central directory file header, before its name, extra and comment
-END_SIGNATURE, CENTRAL_SIGNATURE = b"PK\x05\x06", b"PK\x01\x02"
-ZIP64_SIGNATURES = (b"PK\x06\x06", b"PK\x06\x07")
 ENTRY_POINTS_TXT = re.compile(r"^\.deps/[^/]+/[^/]+\.dist-info/entry_points\.txt$")
-
-
-class Refusal(Exception):
-    """Why a PEX is not written by copy: pex builds it."""
 
 
 def attempt(write: Callable[[], None]) -> Optional[str]:
@@ -62,75 +54,20 @@ class Target:
     entry_point: Optional[str] = None
 
 
-@dataclass
-class Entry:
-    info: zipfile.ZipInfo
-    start: int
-    """Where its local record (header, data, descriptor) starts in the file; it ends where the next one starts."""
-    end: int
-    central: bytes
-    """Its central directory record, as written."""
-
-
-@dataclass
-class Archive:
-    """A zipapp as zip records: what precedes the first one (the shebang), each entry, the end record."""
-
-    data: bytes
-    entries: List[Entry]
-    central_start: int
-    end: bytes
-    shift: int
-    """What the stored offsets lack of the file's positions (the shebang, when pex stores relative offsets)."""
-
-
-def read_archive(data: bytes) -> Optional[Archive]:
-    """The zip records of a PEX file, or None for a zip this module does not rewrite (zip64, several disks, a
-    comment, anything unexpected)."""
-    at = len(data) - END.size
-    if at < 0 or data[at : at + 4] != END_SIGNATURE or any(sig in data[-1024:] for sig in ZIP64_SIGNATURES):
-        return None
-    _, disk, central_disk, count, total, size, offset, comment = END.unpack_from(data, at)
-    if disk or central_disk or count != total or comment:
-        return None
-    central_start = at - size
-    shift = central_start - offset
-    entries: List[Entry] = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        infos = archive.infolist()
-    position = central_start
-    for info in infos:
-        if data[position : position + 4] != CENTRAL_SIGNATURE:
-            return None
-        fields = CENTRAL.unpack_from(data, position)
-        length = CENTRAL.size + fields[10] + fields[11] + fields[12]
-        entries.append(Entry(info, fields[-1] + shift, 0, data[position : position + length]))
-        position += length
-    if position != at or len(entries) != count:
-        return None
-    ordered = sorted(entries, key=lambda entry: entry.start)
-    if [entry.info.filename for entry in ordered] != [entry.info.filename for entry in entries]:
-        return None  # pex writes the central directory in the order of the entries
-    for entry, following in zip(ordered, [*ordered[1:], None]):
-        entry.end = following.start if following else central_start
-    return Archive(data, entries, central_start, data[at:], shift)
-
-
 def console_scripts(archive: Archive) -> Dict[str, List[str]]:
     """Each console (and gui) script of the PEX's distributions: the entry points it names, one per distribution,
     as pex's `Distribution.parse_entry_map` reads them."""
     from pex.dist_metadata import Distribution
 
     found: Dict[str, Dict[str, str]] = {}
-    with zipfile.ZipFile(io.BytesIO(archive.data)) as zip_file:
-        for entry in archive.entries:
-            if not ENTRY_POINTS_TXT.match(entry.info.filename):
-                continue
-            project = entry.info.filename.split("/")[2].rsplit("-", 1)[0].lower().replace("_", "-")
-            entry_map = Distribution.parse_entry_map(zip_file.read(entry.info), entry.info.filename)
-            for group in ("gui_scripts", "console_scripts"):  # pex prefers a console script
-                for name, named in entry_map.get(group, {}).items():
-                    found.setdefault(name, {})[project] = str(named.entry_point)
+    for entry in archive.entries:
+        if not ENTRY_POINTS_TXT.match(entry.info.filename):
+            continue
+        project = entry.info.filename.split("/")[2].rsplit("-", 1)[0].lower().replace("_", "-")
+        entry_map = Distribution.parse_entry_map(archive.reader.read(entry.info), entry.info.filename)
+        for group in ("gui_scripts", "console_scripts"):  # pex prefers a console script
+            for name, named in entry_map.get(group, {}).items():
+                found.setdefault(name, {})[project] = str(named.entry_point)
     return {name: list(by_project.values()) for name, by_project in found.items()}
 
 
@@ -191,38 +128,40 @@ def written_by_pex(entries: Dict[str, Tuple[bytes, zipfile.ZipInfo]], work: Path
     return read_archive((work / "entries.zip").read_bytes())
 
 
-def same_header(one: zipfile.ZipInfo, other: zipfile.ZipInfo) -> bool:
-    """Whether two entries agree in everything but their content."""
-    fields = ("date_time", "compress_type", "external_attr", "create_system", "create_version", "extract_version")
-    return all(getattr(one, f) == getattr(other, f) for f in fields) and one.flag_bits == other.flag_bits
+class FirstPex:
+    """The first PEX of a family, read (and its console scripts found) once for all the siblings derived from it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.archive: Optional[Archive] = None
+        self.scripts: Optional[Dict[str, List[str]]] = None
+
+    def read(self, scripts: bool) -> Tuple[Archive, Dict[str, List[str]]]:
+        """The archive, and its console scripts when asked for (`Refusal` where it is not of the kind rewritten)."""
+        with self.lock:
+            if self.archive is None:
+                self.archive = readable(self.path)
+            if scripts and self.scripts is None:
+                self.scripts = console_scripts(self.archive)
+            return self.archive, self.scripts if scripts and self.scripts is not None else {}
 
 
-def relocated(central: bytes, offset: int) -> bytes:
-    """A central directory record pointing at a local record stored at `offset`."""
-    return central[:42] + struct.pack("<L", offset) + central[46:]
-
-
-def derive(first: Path, target: Target, output: Path, alter: bool = False) -> Optional[str]:
+def derive(first: Union[Path, FirstPex], target: Target, output: Path, alter: bool = False) -> Optional[str]:
     """Write at `output` the PEX pex builds with `first`'s sources and options for `target`: None when written,
     else why not (nothing written). `alter` (for the tests alone) adds a byte to `__main__.py`, as a future pex that
     wrote it differently would."""
+    source = first if isinstance(first, FirstPex) else FirstPex(first)
 
     def write() -> None:
-        archive = readable(first)
-        entry_point = entry_point_of(archive, target, console_scripts(archive) if target.console_script else {})
+        archive, scripts = source.read(scripts=bool(target.console_script))
+        entry_point = entry_point_of(archive, target, scripts)
         if entry_point is None:
             raise Refusal(f"the console script {target.console_script} is not in exactly one distribution")
         records = [(archive, entry) for entry in archive.entries]
         rewrite(archive, {"entry_point": entry_point}, records, output, alter)
 
     return attempt(write)
-
-
-def readable(path: Path) -> Archive:
-    archive = read_archive(path.read_bytes())
-    if archive is None:
-        raise Refusal(f"{path.name} is not a zip of the kind this backend rewrites (zip64, a comment, ...)")
-    return archive
 
 
 def splice(base: Path, small: Path, wheel: str, output: Path) -> Optional[str]:
@@ -263,14 +202,6 @@ def project_part(base: Dict[str, Any], small: Dict[str, Any], wheel: str) -> Opt
         return None
     changes = {name: value for name, value in small.items() if name not in own and base.get(name) != value}
     return {**changes, "distributions": dict(distributions, **{wheel: fingerprint})}
-
-
-def read_entry(archive: Archive, name: str) -> Optional[bytes]:
-    with zipfile.ZipFile(io.BytesIO(archive.data)) as zip_file:
-        try:
-            return zip_file.read(name)
-        except KeyError:
-            return None
 
 
 def rewrite(
@@ -320,31 +251,3 @@ def rewrite(
         [(fresh, by_name[e.info.filename]) if e.info.filename in by_name else (a, e) for a, e in records],
         output,
     )
-
-
-def write(archive: Archive, head: bytes, records: List[Tuple[Archive, Entry]], output: Path) -> None:
-    """A zipapp of `head` (the shebang or sh-boot script, as long as `archive`'s) and the given records, each
-    copied as it is (local header, compressed data), and a central directory of theirs pointing at where they now
-    are."""
-    size = len(head) + sum(e.end - e.start + len(e.central) for _, e in records) + len(archive.end)
-    if len(records) >= zipfile.ZIP_FILECOUNT_LIMIT or size > zipfile.ZIP64_LIMIT:
-        # pex (Python's zipfile) writes zip64 records and extras there; this writer does not.
-        raise Refusal(f"{len(records)} entries, {size} bytes: a zip that needs zip64")
-    partial = output.with_name(output.name + ".partial")
-    central: List[bytes] = []
-    try:
-        with open(partial, "wb") as out:
-            out.write(head)
-            for source, entry in records:
-                central.append(relocated(entry.central, out.tell() - archive.shift))
-                out.write(source.data[entry.start : entry.end])
-            central_start = out.tell()
-            directory = b"".join(central)
-            out.write(directory)
-            end = bytearray(archive.end)
-            struct.pack_into("<2H2L", end, 8, len(records), len(records), len(directory), central_start - archive.shift)
-            out.write(bytes(end))
-        os.chmod(partial, os.stat(partial).st_mode | 0o111)  # as pex's chmod_plus_x
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)

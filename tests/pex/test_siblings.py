@@ -11,7 +11,8 @@ from typing import Dict, Sequence
 
 from conftest import pex_info, run, run_pex
 
-from pex_backend.pex.siblings import Entry, Target, attempt, derive, read_archive, write
+from pex_backend.pex.siblings import Target, attempt, derive
+from pex_backend.pex.zipapp import Entry, read_archive, write
 
 TOOLBOX = {
     "moo.pex": "toolbox.cli:moo",

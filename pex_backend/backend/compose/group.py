@@ -20,7 +20,7 @@ from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.cache_files import file_digest
 from pex_backend.pex.pool import Interpreter, PexWorkers
 from pex_backend.pex.proofs import SiblingProofs
-from pex_backend.pex.siblings import Target, derive
+from pex_backend.pex.siblings import FirstPex, Target, derive
 from pex_backend.timings import step
 
 from . import resolvers
@@ -195,13 +195,13 @@ class GroupBuild(Bases):
             return replace(built, sha256=self.cache.digest(published, built.path.name))
         return built
 
-    def derived(self, first: BuiltBinary, binary: BinarySpec, output: Optional[Path] = None) -> Optional[BuiltBinary]:
+    def derived(self, first: FirstPex, binary: BinarySpec, output: Optional[Path] = None) -> Optional[BuiltBinary]:
         """`binary` written from its sibling `first` (see `siblings`), or None where that is not done."""
         started = time.monotonic()
         path = output or self.staging / f"{binary.name}.pex"
         target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
         with step(f"deriving {path.name}"):
-            why_not = derive(first.path, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS)))
+            why_not = derive(first, target, path, alter=bool(os.environ.get(ALTER_SIBLINGS)))
         if why_not:
             fallback(path.name, why_not)
             return None
@@ -234,22 +234,26 @@ class GroupBuild(Bases):
                 return self.first(binary, sources) if binary.name in firsts else self.build(binary, sources)
 
             done.update((item.spec.name, item) for item in pool.map(build, by_pex))
-            later = []
+            later, deriving = [], []
             for family, verdict in zip(families, verdicts):
                 if verdict is False:
                     continue
-                first = done[family[0].name]
-                assert first is not None
+                built_first = done[family[0].name]
+                assert built_first is not None
+                first = FirstPex(built_first.path)
                 if verdict is None and not self.proven(first, done[family[1].name]):
                     later += family[2:]
                     continue
-                for binary in family[1:]:
-                    if done[binary.name] is None:
-                        found = self.derived(first, binary)
-                        if found:
-                            done[binary.name] = self.keep(found)
-                        else:
-                            later.append(binary)
+                deriving += [(first, binary) for binary in family[1:] if done[binary.name] is None]
+
+            def derived_and_kept(pair: Tuple[FirstPex, BinarySpec]) -> Tuple[BinarySpec, Optional[BuiltBinary]]:
+                found = self.derived(*pair)
+                return pair[1], self.keep(found) if found else None
+
+            for binary, found in pool.map(derived_and_kept, deriving):  # side by side: they copy and hash
+                done[binary.name] = found
+                if found is None:
+                    later.append(binary)
             done.update((item.spec.name, item) for item in pool.map(lambda b: self.build(b, sources), later))
         # A reused PEX too: its SBOM needs the wheels' hashes, which the (reused) resolve gives.
         return [
@@ -258,7 +262,7 @@ class GroupBuild(Bases):
             if item
         ]
 
-    def proven(self, first: BuiltBinary, witness: Optional[BuiltBinary]) -> bool:
+    def proven(self, first: FirstPex, witness: Optional[BuiltBinary]) -> bool:
         """Whether the witness (built by pex) is what derivation writes from `first`; the outcome is kept."""
         assert witness is not None
         check = self.derived(first, witness.spec, self.staging / f"{witness.path.name}.derived")
