@@ -255,8 +255,9 @@ class PexWorkers:
         return BuildError(f"pex's worker process died ({ended}) running pex {what}; it printed:\n{printed}")
 
     def run(self, args: Sequence[str], cwd: Path) -> Tuple[int, str]:
-        """Run `pex ARGS` in `cwd`: its exit code and output."""
-        return self.send({"args": list(args), "cwd": str(cwd)}, " ".join(args))
+        """Run `pex ARGS` in `cwd`: its exit code and output. pex's own pool of processes (installing a resolve's
+        wheels) is as large as the CPUs this process may use, not the host's count; a `--jobs` in ARGS wins."""
+        return self.send({"args": ["--jobs", str(JOBS), *args], "cwd": str(cwd)}, " ".join(args))
 
     def identify(self, python: str) -> None:
         """Have pex identify the interpreter `python` ahead of a run that needs it (a new virtual environment's),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -261,3 +262,39 @@ def test_an_identification_does_not_wait_for_the_rest_of_pex(tmp_path, monkeypat
         assert still_importing
         identities = [json.loads(p.read_text()) for p in (tmp_path / "pex_root").rglob("INTERP-INFO")]
         assert sys.executable in [identity["binary"] for identity in identities]
+
+
+PEX_JOBS = """
+import json, sys
+from pathlib import Path
+from pex_backend.pex import pool as pool_module
+from pex_backend.pex.pool import PexWorkers
+from pex_backend.pex.workers import WORKER
+if sys.argv[1] == "one":
+    pool_module.JOBS = 1  # what usable_cpus() says under a CPU quota of one (its cgroup files: tested above)
+work, house = Path(sys.argv[2]), sys.argv[3]
+with PexWorkers(lambda: [sys.executable, str(WORKER)], size=1, tmp=work) as pool:
+    args = ["cyclonedx-python-lib==11.12.0", "--no-index", "-f", house, "-o", str(work / "x.pex")]
+    print(json.dumps(pool.run(args, work)))
+"""
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason="needs two CPUs this process may use")
+def test_pex_s_own_processes_follow_the_cpus_this_process_may_use(offline_env, wheelhouse, tmp_path):
+    """pex installs a resolve's wheels in a pool of processes as large as the CPUs it sees (its affinity, not a
+    container's CPU quota) unless told; the pool tells it the CPUs this process may use (here 2, then 1, as under a
+    quota of one CPU): given one, pex installs the eight wheels of cyclonedx-python-lib in its own process, and
+    writes the same bytes."""
+    outputs = {}
+    for cpus in ("all", "one"):
+        work = tmp_path / cpus
+        work.mkdir()
+        # A PEX_ROOT of its own: one that installed these wheels before installs none.
+        env = {**offline_env, "PEX_VERBOSE": "1", "PYTHONPATH": str(Path(__file__).parents[2]), "PEX_ROOT": str(work)}
+        code, log = json.loads(run([sys.executable, "-c", PEX_JOBS, cpus, work, wheelhouse], env=env).stdout)
+        assert code == 0, log
+        jobs = set(re.findall(r"Using (\d+) parallel jobs to install", log))
+        outputs[cpus] = ((work / "x.pex").read_bytes(), jobs)
+    assert outputs["all"][1] == {"2"}, "pex's pool, given two CPUs"
+    assert outputs["one"][1] == set(), "pex's pool, given one CPU"
+    assert outputs["all"][0] == outputs["one"][0]
