@@ -144,7 +144,7 @@ class FirstPex:
                 self.archive = readable(self.path)
             if scripts and self.scripts is None:
                 self.scripts = console_scripts(self.archive)
-            return self.archive, self.scripts if scripts and self.scripts is not None else {}
+            return self.archive, (self.scripts or {}) if scripts else {}
 
 
 def derive(first: Union[Path, FirstPex], target: Target, output: Path, alter: bool = False) -> Optional[str]:
