@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .siblings import PEX_INFO, Target, attempt, console_scripts, entry_point_of, rewrite
+from .siblings import HERE, PEX_INFO, PexCode, Target, attempt, console_scripts, entry_point_of, rewrite
 from .zipapp import Archive, Refusal, read_entry, readable
 
 KIND = "part-proofs"
@@ -33,13 +33,20 @@ def wheel_block(archive: Archive, wheel: str) -> List[int]:
 
 
 def splice_part(
-    base: Path, part: Path, wheel: str, fingerprint: str, target: Target, output: Path, alter: bool = False
+    base: Path,
+    part: Path,
+    wheel: str,
+    fingerprint: str,
+    target: Target,
+    output: Path,
+    alter: bool = False,
+    code: PexCode = HERE,
 ) -> Optional[str]:
     """Write at `output` the PEX pex builds with `base`'s sources and options but another build of the project's
     wheel `wheel` (a file name, the same as in `base`): `base`'s records with the wheel's replaced by those of
     `part` (a zip of that wheel's entries alone, as pex writes them), its fingerprint `fingerprint`, and the PEX
     made to run `target`. None when written, else why not (nothing written). `alter` (for the tests alone) adds a
-    byte to `__main__.py`, as a future pex that wrote the part differently would."""
+    byte to `__main__.py`, as a future pex that wrote the part differently would. `code`: where pex's code runs."""
 
     def write() -> None:
         base_archive, part_archive = readable(base), readable(part)
@@ -57,8 +64,8 @@ def splice_part(
         if target.console_script:
             # The distributions of the spliced PEX: the base's others and the new wheel.
             others = [entry for i, entry in enumerate(base_archive.entries) if i not in at]
-            scripts = console_scripts(replace(base_archive, entries=others))
-            for name, found in console_scripts(replace(part_archive, entries=block)).items():
+            scripts = console_scripts(replace(base_archive, entries=others), code)
+            for name, found in console_scripts(replace(part_archive, entries=block), code).items():
                 scripts.setdefault(name, []).extend(found)
             entry_point = entry_point_of(base_archive, target, scripts)
             if entry_point is None:
@@ -67,6 +74,6 @@ def splice_part(
         records = [(base_archive, entry) for entry in base_archive.entries[: at[0]]]
         records += [(part_archive, entry) for entry in block]
         records += [(base_archive, entry) for entry in base_archive.entries[at[-1] + 1 :]]
-        rewrite(base_archive, changes, records, output, alter)
+        rewrite(base_archive, changes, records, output, alter, code)
 
     return attempt(write)

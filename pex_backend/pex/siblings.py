@@ -12,7 +12,6 @@ why not, and write nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -21,8 +20,11 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
+from pex_backend.errors import BuildError
+
+from . import worker
 from .zipapp import Archive, Entry, Refusal, read_archive, read_entry, readable, same_header, write
 
 # The time pex gives every zip entry of a reproducible PEX (and our reproducible wheels, theirs).
@@ -30,16 +32,37 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 PEX_INFO = "PEX-INFO"
 BOOT_SCRIPTS = ("__main__.py", "__pex__/__init__.py")
 ENTRY_POINTS_TXT = re.compile(r"^\.deps/[^/]+/[^/]+\.dist-info/entry_points\.txt$")
+SCRIPT_GROUPS = ("gui_scripts", "console_scripts")  # pex prefers a console script: the later wins
+
+
+class PexCode(Protocol):
+    """pex's own code that a shortcut runs: in this process (`HERE`, which imports pex for it), or in a pex worker,
+    which has it imported already (`PexWorkers`). Both are `worker`'s functions."""
+
+    def entry_maps(self, files: Dict[str, bytes], groups: Sequence[str]) -> Dict[str, Dict[str, Dict[str, str]]]:
+        """entry_points.txt files (name to content), each one's scripts of `groups`, as pex parses them."""
+
+    def pex_info_for(self, first: bytes, changes: Dict[str, Any]) -> Optional[Tuple[bytes, str, str]]:
+        """PEX-INFO with `changes`, and the first's hash and the new one, as pex computes them."""
+
+
+class InThisProcess:
+    entry_maps = staticmethod(worker.entry_maps)
+    pex_info_for = staticmethod(worker.pex_info_for)
+
+
+HERE: PexCode = InThisProcess()
 
 
 def attempt(write: Callable[[], None]) -> Optional[str]:
     """Run a shortcut: None when it wrote its PEX, else why it did not (nothing written). pex's internals raising
-    anything (a pex whose code differs from the one proven) count as a refusal; the file system's errors do not."""
+    anything (a pex whose code differs from the one proven) count as a refusal; the file system's errors do not, nor
+    a worker that died running pex's code (a `BuildError`, as when one dies running pex)."""
     try:
         write()
     except Refusal as exc:
         return str(exc)
-    except OSError:
+    except (OSError, BuildError):
         raise
     except Exception as exc:  # pex's code, not as proven: pex builds the PEX instead
         return f"pex's code is not what was proven ({type(exc).__name__}: {exc})"
@@ -54,20 +77,19 @@ class Target:
     entry_point: Optional[str] = None
 
 
-def console_scripts(archive: Archive) -> Dict[str, List[str]]:
+def console_scripts(archive: Archive, code: PexCode = HERE) -> Dict[str, List[str]]:
     """Each console (and gui) script of the PEX's distributions: the entry points it names, one per distribution,
     as pex's `Distribution.parse_entry_map` reads them."""
-    from pex.dist_metadata import Distribution
-
+    files = {
+        e.info.filename: archive.reader.read(e.info) for e in archive.entries if ENTRY_POINTS_TXT.match(e.info.filename)
+    }
+    maps = code.entry_maps(files, SCRIPT_GROUPS) if files else {}
     found: Dict[str, Dict[str, str]] = {}
-    for entry in archive.entries:
-        if not ENTRY_POINTS_TXT.match(entry.info.filename):
-            continue
-        project = entry.info.filename.split("/")[2].rsplit("-", 1)[0].lower().replace("_", "-")
-        entry_map = Distribution.parse_entry_map(archive.reader.read(entry.info), entry.info.filename)
-        for group in ("gui_scripts", "console_scripts"):  # pex prefers a console script
-            for name, named in entry_map.get(group, {}).items():
-                found.setdefault(name, {})[project] = str(named.entry_point)
+    for filename in files:
+        project = filename.split("/")[2].rsplit("-", 1)[0].lower().replace("_", "-")
+        for group in SCRIPT_GROUPS:
+            for name, entry_point in maps[filename][group].items():
+                found.setdefault(name, {})[project] = entry_point
     return {name: list(by_project.values()) for name, by_project in found.items()}
 
 
@@ -85,25 +107,6 @@ def boot_script(text: str, old_hash: str, new_hash: str) -> Optional[str]:
     the hash is not there exactly once."""
     old, new = f"pex_hash={old_hash!r}", f"pex_hash={new_hash!r}"
     return text.replace(old, new) if text.count(old) == 1 and text.count(old_hash) == 1 else None
-
-
-def pex_info_for(first: bytes, changes: Dict[str, Any]) -> Optional[Tuple[bytes, str, str]]:
-    """PEX-INFO with `changes`, with the first's hash and the new one, computed as pex computes them (the sha1 of
-    the dump without a hash); None when the first PEX-INFO is not what pex would have dumped."""
-    from pex.pex_info import PexInfo
-
-    data = json.loads(first)
-    old_hash = data.pop("pex_hash", None)
-    unhashed = PexInfo(info=data)
-    if not old_hash or hashlib.sha1(unhashed.dump().encode("utf-8")).hexdigest() != old_hash:
-        return None
-    unhashed.pex_hash = old_hash
-    if unhashed.dump().encode("utf-8") != first:
-        return None
-    changed = PexInfo(info=dict(data, **changes))
-    new_hash = hashlib.sha1(changed.dump().encode("utf-8")).hexdigest()
-    changed.pex_hash = new_hash
-    return changed.dump().encode("utf-8"), old_hash, new_hash
 
 
 def written_by_pex(entries: Dict[str, Tuple[bytes, zipfile.ZipInfo]], work: Path) -> Optional[Archive]:
@@ -131,8 +134,8 @@ def written_by_pex(entries: Dict[str, Tuple[bytes, zipfile.ZipInfo]], work: Path
 class FirstPex:
     """The first PEX of a family, read (and its console scripts found) once for all the siblings derived from it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, code: PexCode = HERE) -> None:
+        self.path, self.code = path, code
         self.lock = threading.Lock()
         self.archive: Optional[Archive] = None
         self.scripts: Optional[Dict[str, List[str]]] = None
@@ -143,7 +146,7 @@ class FirstPex:
             if self.archive is None:
                 self.archive = readable(self.path)
             if scripts and self.scripts is None:
-                self.scripts = console_scripts(self.archive)
+                self.scripts = console_scripts(self.archive, self.code)
             return self.archive, (self.scripts or {}) if scripts else {}
 
 
@@ -159,12 +162,12 @@ def derive(first: Union[Path, FirstPex], target: Target, output: Path, alter: bo
         if entry_point is None:
             raise Refusal(f"the console script {target.console_script} is not in exactly one distribution")
         records = [(archive, entry) for entry in archive.entries]
-        rewrite(archive, {"entry_point": entry_point}, records, output, alter)
+        rewrite(archive, {"entry_point": entry_point}, records, output, alter, source.code)
 
     return attempt(write)
 
 
-def splice(base: Path, small: Path, wheel: str, output: Path) -> Optional[str]:
+def splice(base: Path, small: Path, wheel: str, output: Path, code: PexCode = HERE) -> Optional[str]:
     """Write at `output` the PEX pex builds with `base`'s sources and options but another build of the project's
     wheel `wheel` (a file name, the same as in `base`), taken from `small`, a PEX pex built with it (and with
     every other distribution excluded): `base`'s records with the wheel's replaced by `small`'s. None when
@@ -184,7 +187,7 @@ def splice(base: Path, small: Path, wheel: str, output: Path) -> Optional[str]:
         records = [(base_archive, entry) for entry in base_archive.entries[: at[0]]]
         records += [(small_archive, entry) for entry in block]
         records += [(base_archive, entry) for entry in base_archive.entries[at[-1] + 1 :]]
-        rewrite(base_archive, changes, records, output)
+        rewrite(base_archive, changes, records, output, code=code)
 
     return attempt(write)
 
@@ -210,6 +213,7 @@ def rewrite(
     records: List[Tuple[Archive, Entry]],
     output: Path,
     alter: bool = False,
+    code: PexCode = HERE,
 ) -> None:
     """Write `records` as a zipapp with `archive`'s shebang, PEX-INFO changed by `changes` and the boot scripts
     given its new hash (those three written by pex's code); `Refusal` (and nothing written) where that is not
@@ -221,7 +225,7 @@ def rewrite(
     boots = [(read_entry(archive, name) or b"").decode("utf-8") for name in BOOT_SCRIPTS]
     if json.loads(first_info).get("script") or json.loads(first_info).get("pex_path"):
         raise Refusal("a script or a PEX path (pex finds them in ways not repeated here)")
-    made = pex_info_for(first_info, changes)
+    made = code.pex_info_for(first_info, changes)
     if made is None:
         raise Refusal("PEX-INFO is not what pex's PexInfo dumps")
     info, old_hash, new_hash = made

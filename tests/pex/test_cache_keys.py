@@ -111,8 +111,14 @@ def warm(tmp_path_factory, offline_env, wheelhouse) -> Dict:
     third = case.build()
     assert "pex built the project's part" in third and "derived from" in third, third
     edit(project, "third edit")
+    project.env = {**project.env, "PYTHONPROFILEIMPORTTIME": "1"}  # the backend's imports (not its workers')
     fourth = case.build()
+    del project.env["PYTHONPROFILEIMPORTTIME"]
     assert fourth.count("the project's part written by pex's code") == 2 and "derived from" in fourth, fourth
+    # pex's code that splicing and derivation run (PEX-INFO, entry_points.txt) ran in a worker, which has it
+    # imported: the backend imported neither module for it.
+    imported = set(re.findall(r"\| +(pex(?:\.[\w.]+)?)$", fourth, re.MULTILINE))
+    assert not imported & {"pex.pex_info", "pex.dist_metadata"}, sorted(imported)
     platform = where / "here.json"
     run([sys.executable, "-m", "pex_backend", "inspect-platform", "-o", platform], env=project.env)
     return {"project": project, "links": links, "platform": platform, "wheelhouse": wheelhouse}

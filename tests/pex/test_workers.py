@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -298,3 +299,31 @@ def test_pex_s_own_processes_follow_the_cpus_this_process_may_use(offline_env, w
     assert outputs["all"][1] == {"2"}, "pex's pool, given two CPUs"
     assert outputs["one"][1] == set(), "pex's pool, given one CPU"
     assert outputs["all"][0] == outputs["one"][0]
+
+
+def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path):
+    """What the shortcuts ask of pex's code (PEX-INFO, entry_points.txt) a worker answers, exactly as this process
+    would (bytes that are not ASCII included); what pex's code raises there comes back as an error a shortcut
+    refuses on, and pex builds that PEX."""
+    from pex.pex_info import PexInfo
+
+    from pex_backend.pex.pool import PexCodeFailed
+    from pex_backend.pex.siblings import HERE, SCRIPT_GROUPS, attempt
+
+    name = ".deps/caf\u00e9-1-py3-none-any.whl/caf\u00e9-1.dist-info/entry_points.txt"
+    files = {name: "[console_scripts]\ncaf\u00e9 = caf\u00e9.cli:main\n[gui_scripts]\nw = x.gui:run\n".encode()}
+    data = json.loads(PexInfo.default().dump())
+    info = PexInfo(info=data)
+    info.pex_hash = hashlib.sha1(PexInfo(info=data).dump().encode()).hexdigest()
+    first = info.dump().encode()
+    changes = {"entry_point": "caf\u00e9.cli:main"}
+    with PexWorkers(lambda: COMMAND, size=1, tmp=tmp_path) as pool:
+        assert pool.entry_maps(files, SCRIPT_GROUPS) == HERE.entry_maps(files, SCRIPT_GROUPS)
+        assert pool.entry_maps(files, SCRIPT_GROUPS)[name]["console_scripts"] == {"caf\u00e9": "caf\u00e9.cli:main"}
+        made = pool.pex_info_for(first, changes)
+        assert made is not None and made == HERE.pex_info_for(first, changes)
+        assert pool.pex_info_for(first + b" ", changes) is None  # not what pex dumps
+        with pytest.raises(PexCodeFailed):
+            pool.entry_maps({"x/entry_points.txt": b"an entry point in no group\n"}, SCRIPT_GROUPS)
+        why = attempt(lambda: pool.entry_maps({"x/entry_points.txt": b"no group\n"}, SCRIPT_GROUPS))
+        assert why and why.startswith("pex's code is not what was proven (PexCodeFailed"), why

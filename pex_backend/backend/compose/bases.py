@@ -111,7 +111,7 @@ class Bases:
             fallback(f"{binary.name}.pex", "pex's run of the project's part alone failed", log)
             return None
         with step(f"splicing {binary.name}.pex"):
-            why_not = splice(base, small, self.wheel.path.name, output)
+            why_not = splice(base, small, self.wheel.path.name, output, self.workers)
         small.unlink()
         if why_not:
             fallback(f"{binary.name}.pex", why_not)
@@ -157,7 +157,9 @@ class Bases:
             with step(f"splicing {name}"):
                 target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
                 wheel, alter = self.wheel.path.name, bool(os.environ.get(ALTER_PARTS))
-                why_not = parts.splice_part(base, part, wheel, fingerprint.read_text(), target, output, alter)
+                found = fingerprint.read_text()
+                # pex's code by the worker, which has it imported already
+                why_not = parts.splice_part(base, part, wheel, found, target, output, alter, self.workers)
         finally:
             part.unlink(missing_ok=True)
             fingerprint.unlink(missing_ok=True)

@@ -240,7 +240,7 @@ class GroupBuild(Bases):
                     continue
                 built_first = done[family[0].name]
                 assert built_first is not None
-                first = FirstPex(built_first.path)
+                first = FirstPex(built_first.path, self.workers)  # pex's code by a worker, which has it imported
                 if verdict is None and not self.proven(first, done[family[1].name]):
                     later += family[2:]
                     continue
