@@ -140,8 +140,9 @@ def serve():
     # What the project's part needs is imported before this worker says it is ready (the build starts it while
     # setuptools builds the wheel, and the part is the first job after an edit); the rest of pex, and this
     # interpreter's identity, after: pex sets itself up in the main thread alone (its SSL context), so a thread of
-    # its own reads the jobs and writes the part, or has pex identify an interpreter (a cold build's new venv, while
-    # uv installs into it), at once, leaving pex runs to the main thread.
+    # its own reads the jobs and answers the early ones at once (the part; pex's code a shortcut asks for; pex
+    # identifying an interpreter, a cold build's new venv while uv installs into it), leaving pex runs to the main
+    # thread.
     import encodings.cp437  # noqa: F401 (zipfile's, on its first archive)
     import queue
 
@@ -163,24 +164,34 @@ def serve():
             channel.write(json.dumps(message) + "\n")
             channel.flush()
 
+    # What the early jobs but the part need (PEX-INFO, identifying) is imported by this thread, next: the reading
+    # thread waits for it rather than import the same modules at once, which pex's circular imports could deadlock.
+    imported = threading.Event()
+
     def read():
         for line in incoming:
             job = json.loads(line)
             if any(kind in job for kind in EARLY):
+                if "part" not in job:
+                    imported.wait()
                 say(answer(job))  # needs nothing of pex's command line
             else:
                 jobs.put(job)
         jobs.put(None)
 
     threading.Thread(target=read, name="jobs", daemon=True).start()
-    say({"ready": "part"})  # the first line: this worker can write the project's part, and identify
+    say({"ready": "part"})  # the first line: this worker can write the project's part, and soon the other early jobs
+    identifying = None
+    try:
+        with contextlib.suppress(Exception):  # a job that cannot import them fails, and prints why
+            import pex.interpreter  # noqa: F401
+            import pex.pex_info  # noqa: F401
+    finally:
+        imported.set()
     held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while it exists
     while held and os.path.exists(held):
         time.sleep(0.02)
-    identifying = None
     with contextlib.suppress(Exception):  # a pex run that cannot import pex fails, and prints why
-        import pex.interpreter  # noqa: F401
-
         # Its own process identifies the interpreter (pex's, run once per PEX_ROOT), while this one imports the rest
         identifying = threading.Thread(target=identify, args=(sys.executable,), name="identify", daemon=True)
         identifying.start()
