@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -26,7 +27,7 @@ def imports(output: str):
     return [(int(read), int(compiled)) for read, compiled in IMPORTED.findall(output)]
 
 
-def test_the_backend_is_compiled_by_the_first_build_and_read_by_the_next(sample, tmp_path):
+def test_the_backend_is_compiled_by_the_first_build_and_read_by_the_next(sample, wheelhouse, tmp_path):
     project = sample("hello")
     project.env["PEXBIN_TIMINGS"] = "1"
     out = tmp_path / "dist"
@@ -37,6 +38,10 @@ def test_the_backend_is_compiled_by_the_first_build_and_read_by_the_next(sample,
     [(reads, compiled), later] = imports(first.stdout + first.stderr)
     assert reads == 0 and compiled > 20 and later == (compiled, 0)
     assert len(list(kept.iterdir())) >= compiled  # and those imported as a build goes
+    # `packaging`'s modules too, installed uncompiled beside the backend (from the wheelhouse here).
+    (packaging,) = wheelhouse.glob("packaging-*.whl")
+    with zipfile.ZipFile(packaging) as wheel:
+        assert (kept / BytecodeStore.key(wheel.read("packaging/requirements.py"))).is_file()
 
     again = project.build("uv", out, "--wheel")
     assert imports(again.stdout + again.stderr) == [(compiled, 0), (compiled, 0)]
@@ -118,7 +123,7 @@ import sys, json
 from pathlib import Path
 from pex_backend.bytecode import BackendFinder, BytecodeStore
 store = BytecodeStore(Path(sys.argv[1]))
-sys.meta_path.insert(0, BackendFinder(store, "toy."))
+sys.meta_path.insert(0, BackendFinder(store, ["toy."]))
 sys.path.insert(0, sys.argv[2])
 import toy.module
 try:
@@ -149,13 +154,14 @@ def toy_environment(where: Path, value: int) -> Path:
 
 def test_a_module_s_code_is_read_by_its_source_and_names_the_file_it_was_read_for(tmp_path):
     store = tmp_path / "store"
+    # The package and its module (a top-level package is served too: `packaging`).
     one = toy_import(store, toy_environment(tmp_path / "env-1", 1))
-    assert (one["read"], one["compiled"], one["value"]) == (0, 1, 1)
-    # Another environment (a frontend's next one) with the same source: read, and its tracebacks name this one.
+    assert (one["read"], one["compiled"], one["value"]) == (0, 2, 1)
+    # Another environment (a frontend's next one) with the same sources: read, and its tracebacks name this one.
     two = toy_import(store, toy_environment(tmp_path / "env-2", 1))
-    assert (two["read"], two["compiled"], two["value"]) == (1, 0, 1)
+    assert (two["read"], two["compiled"], two["value"]) == (2, 0, 1)
     assert two["traceback"] == str(tmp_path / "env-2" / "toy" / "module.py")
     # A changed source is compiled, never served the old code.
     three = toy_import(store, toy_environment(tmp_path / "env-3", 3))
-    assert (three["read"], three["compiled"], three["value"]) == (0, 1, 3)
-    assert len(list(store.iterdir())) == 2
+    assert (three["read"], three["compiled"], three["value"]) == (1, 1, 3)
+    assert len(list(store.iterdir())) == 3
