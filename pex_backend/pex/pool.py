@@ -73,8 +73,7 @@ class PexWorkers:
         self.idle: List[Worker] = []
         """Workers ready for a job (pex imported) and given none."""
         self.partly_idle: List[Worker] = []
-        """Workers ready for the project's part or an identification alone (pex still importing the rest) and given no
-        job."""
+        """Workers ready for the early jobs alone (`worker.EARLY`: pex still importing the rest) and given no job."""
         self.every: List[Worker] = []
         """Every worker started, running or not, whose pipes and log go with the pool."""
         self.busy: Set[int] = set()
@@ -227,8 +226,8 @@ class PexWorkers:
             mine = self.launch()
 
     def wait_for_worker(self, arrived: float, mine: Optional[Worker], what: str, part: bool) -> Optional[Worker]:
-        """`take`'s wait, under `changed`: an idle worker (for the project's `part` or an identification, one partly
-        ready will do), or None once a place is reserved for a new one."""
+        """`take`'s wait, under `changed`: an idle worker (for an early job, `part`, one partly ready will do), or
+        None once a place is reserved for a new one."""
         while True:
             for idle in (self.idle, self.partly_idle) if part else (self.idle,):
                 while idle:

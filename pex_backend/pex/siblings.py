@@ -46,12 +46,7 @@ class PexCode(Protocol):
         """PEX-INFO with `changes`, and the first's hash and the new one, as pex computes them."""
 
 
-class InThisProcess:
-    entry_maps = staticmethod(worker.entry_maps)
-    pex_info_for = staticmethod(worker.pex_info_for)
-
-
-HERE: PexCode = InThisProcess()
+HERE: PexCode = worker  # its functions, run in this process
 
 
 def attempt(write: Callable[[], None]) -> Optional[str]:

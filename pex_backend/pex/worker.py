@@ -117,7 +117,7 @@ EARLY = ("part", "identify", "entry_maps", "pex_info")
 
 
 def answer(job):
-    """A job's reply: its exit code (0 when done), and for `entry_maps` the maps."""
+    """A job's reply: its exit code (0 when done), and what pex's code gave for `entry_maps` and `pex_info`."""
     if "identify" in job:
         return {"code": identify(job["identify"])}
     if "part" in job:
@@ -182,12 +182,10 @@ def serve():
     threading.Thread(target=read, name="jobs", daemon=True).start()
     say({"ready": "part"})  # the first line: this worker can write the project's part, and soon the other early jobs
     identifying = None
-    try:
-        with contextlib.suppress(Exception):  # a job that cannot import them fails, and prints why
-            import pex.interpreter  # noqa: F401
-            import pex.pex_info  # noqa: F401
-    finally:
-        imported.set()
+    with contextlib.suppress(Exception):  # a job that cannot import them fails, and prints why
+        import pex.interpreter  # noqa: F401
+        import pex.pex_info  # noqa: F401
+    imported.set()
     held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while it exists
     while held and os.path.exists(held):
         time.sleep(0.02)

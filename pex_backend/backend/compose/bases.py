@@ -157,9 +157,9 @@ class Bases:
             with step(f"splicing {name}"):
                 target = Target(console_script=binary.entry_point.script, entry_point=binary.entry_point.module)
                 wheel, alter = self.wheel.path.name, bool(os.environ.get(ALTER_PARTS))
-                found = fingerprint.read_text()
+                installed = fingerprint.read_text()
                 # pex's code by the worker, which has it imported already
-                why_not = parts.splice_part(base, part, wheel, found, target, output, alter, self.workers)
+                why_not = parts.splice_part(base, part, wheel, installed, target, output, alter, self.workers)
         finally:
             part.unlink(missing_ok=True)
             fingerprint.unlink(missing_ok=True)
