@@ -301,10 +301,10 @@ def test_pex_s_own_processes_follow_the_cpus_this_process_may_use(offline_env, w
     assert outputs["all"][0] == outputs["one"][0]
 
 
-def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path):
+def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path, monkeypatch):
     """What the shortcuts ask of pex's code (PEX-INFO, entry_points.txt) a worker answers, exactly as this process
-    would (bytes that are not ASCII included); what pex's code raises there comes back as an error a shortcut
-    refuses on, and pex builds that PEX."""
+    would (bytes that are not ASCII included), without waiting for the rest of pex to import (held here); what pex's
+    code raises there comes back as an error a shortcut refuses on, and pex builds that PEX."""
     from pex.pex_info import PexInfo
 
     from pex_backend.pex.pool import PexCodeFailed
@@ -317,7 +317,15 @@ def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path):
     info.pex_hash = hashlib.sha1(PexInfo(info=data).dump().encode()).hexdigest()
     first = info.dump().encode()
     changes = {"entry_point": "caf\u00e9.cli:main"}
+    held = tmp_path / "hold"
+    held.write_text("")
+    monkeypatch.setenv("PEXBIN_TEST_HOLD_PEX_IMPORT", str(held))
     with PexWorkers(lambda: COMMAND, size=1, tmp=tmp_path) as pool:
+        (asking,) = in_threads(1, lambda _: pool.entry_maps(files, SCRIPT_GROUPS))
+        asking.join(timeout=60)
+        if asking.is_alive():
+            held.unlink()
+            pytest.fail("pex's code waited for pex's import")
         assert pool.entry_maps(files, SCRIPT_GROUPS) == HERE.entry_maps(files, SCRIPT_GROUPS)
         assert pool.entry_maps(files, SCRIPT_GROUPS)[name]["console_scripts"] == {"caf\u00e9": "caf\u00e9.cli:main"}
         made = pool.pex_info_for(first, changes)
@@ -327,3 +335,6 @@ def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path):
             pool.entry_maps({"x/entry_points.txt": b"an entry point in no group\n"}, SCRIPT_GROUPS)
         why = attempt(lambda: pool.entry_maps({"x/entry_points.txt": b"no group\n"}, SCRIPT_GROUPS))
         assert why and why.startswith("pex's code is not what was proven (PexCodeFailed"), why
+        (worker,) = pool.started
+        assert worker.process.pid not in pool.ready  # all that while the rest of pex waited to import
+        held.unlink()
