@@ -1,7 +1,7 @@
 """The backend's own bytecode, kept in the build cache: a frontend installs pex-backend into a new environment for
 every build, without bytecode (pip's `--no-compile` under `python -m build`, uv's default), so each build would
-compile the backend's modules again (and `packaging`'s, installed beside it so), about a fifth of a no-change
-build. The hooks import them through
+compile the backend's modules again (and setuptools', and `packaging`'s, installed beside it so), over a third of
+a no-change build. The hooks import them through
 `BackendFinder`, which takes each module's compiled code from the cache, under a key of its source's bytes and of
 the interpreter's bytecode format, and checks it (a sha256 of its bytes) before loading it; a miss compiles the
 source, as Python would, and keeps the result. Nothing else of the backend is imported before the finder is in
@@ -30,9 +30,26 @@ except ImportError:  # an interpreter without it keeps to its own loader
 # Bumped when what an entry of the build cache holds, or what its key covers, changes.
 FORMAT = 2
 KIND = "bytecode"
-# The backend's modules, and those of `packaging`, the one distribution it requires that setuptools does not bring:
-# the frontend installs it beside the backend, as uncompiled, and the backend imports it in every hook process.
-PACKAGES = ("pex_backend.", "packaging.")
+# What a hook process imports from the build environment, which the frontend installed there without bytecode: the
+# backend's modules, those of the distributions it requires (`packaging`; `tomli` before Python 3.11), and
+# setuptools' (with the distutils it provides, and what it vendors and imports while it builds a wheel), which the
+# backend imports in both hook processes, as setuptools' own hooks would. Compiling setuptools' took most of the
+# first hook process, and half of a no-change build_wheel hook (setuptools' commands, imported as it builds).
+PACKAGES = (
+    "pex_backend.",
+    "packaging.",
+    "tomli.",
+    "setuptools.",
+    "pkg_resources.",
+    "_distutils_hack.",
+    "distutils.",
+    "jaraco.",
+    "more_itertools.",
+    "backports.",
+    "wheel.",
+)
+# setuptools' `_distutils_hack` answers `import distutils` itself (with setuptools' own copy): left to it.
+LEFT = ("distutils",)
 # The words of a boolean setting or variable (`pexbin.no-cache`, `PEXBIN_TIMINGS`, `UV_NO_CONFIG`).
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -137,15 +154,16 @@ class CachedSourceLoader(importlib.machinery.SourceFileLoader):
 
 
 class BackendFinder:
-    """On `sys.meta_path`: the modules of `packages` (the backend's, `packaging`'s) found where Python would find
-    them, loaded through the store."""
+    """On `sys.meta_path`: the modules of `packages` (the backend's, setuptools', those of what both require) found
+    where Python would find them, loaded through the store."""
 
     def __init__(self, store: BytecodeStore, packages: Sequence[str] = PACKAGES) -> None:
         self.store = store
         self.packages = tuple(packages)
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: object = None) -> Any:
-        if not fullname.startswith(self.packages) and f"{fullname}." not in self.packages:
+        ours = fullname.startswith(self.packages) or f"{fullname}." in self.packages
+        if not ours or fullname in LEFT:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader and spec.origin:

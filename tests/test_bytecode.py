@@ -4,6 +4,7 @@ the hooks read the backend's compiled modules from the cache, checked, and compi
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,11 +15,19 @@ from typing import Dict, Optional
 
 import pytest
 from conftest import ROOT
+from packaging.version import Version
 
 from pex_backend.backend.config import settings
 from pex_backend.bytecode import FORMAT, KIND, BytecodeStore, cache_root
 from pex_backend.errors import ConfigError
 
+SETUPTOOLS_MODULES = (
+    "setuptools/build_meta.py",
+    "setuptools/command/bdist_wheel.py",
+    "setuptools/_distutils/core.py",
+    "setuptools/_vendor/jaraco/text/__init__.py",
+    "setuptools/_vendor/more_itertools/more.py",
+)
 IMPORTED = re.compile(r"importing the backend \((\d+) modules from the build cache, (\d+) compiled\)")
 
 
@@ -42,6 +51,12 @@ def test_the_backend_is_compiled_by_the_first_build_and_read_by_the_next(sample,
     (packaging,) = wheelhouse.glob("packaging-*.whl")
     with zipfile.ZipFile(packaging) as wheel:
         assert (kept / BytecodeStore.key(wheel.read("packaging/requirements.py"))).is_file()
+    # And setuptools', with the distutils it provides and what it vendors: what the hooks import with the backend,
+    # and what setuptools imports as it builds the wheel (its commands).
+    setuptools = max(wheelhouse.glob("setuptools-*.whl"), key=lambda wheel: Version(wheel.name.split("-")[1]))
+    with zipfile.ZipFile(setuptools) as wheel:
+        for name in SETUPTOOLS_MODULES:
+            assert (kept / BytecodeStore.key(wheel.read(name))).is_file(), name
 
     again = project.build("uv", out, "--wheel")
     assert imports(again.stdout + again.stderr) == [(compiled, 0), (compiled, 0)]
@@ -165,3 +180,33 @@ def test_a_module_s_code_is_read_by_its_source_and_names_the_file_it_was_read_fo
     three = toy_import(store, toy_environment(tmp_path / "env-3", 3))
     assert (three["read"], three["compiled"], three["value"]) == (1, 1, 3)
     assert len(list(store.iterdir())) == 3
+
+
+DISTUTILS = """\
+import json, sys
+from pathlib import Path
+from pex_backend.bytecode import BackendFinder, BytecodeStore
+store = BytecodeStore(Path(sys.argv[1]))
+sys.meta_path.insert(0, BackendFinder(store))
+import distutils.core
+import setuptools.build_meta
+print(json.dumps({"distutils": distutils.core.__file__, "setuptools": setuptools.__file__, "read": store.reused}))
+"""
+
+
+def test_setuptools_distutils_stays_setuptools_own(tmp_path):
+    """setuptools' modules come through the store, and `import distutils` still gets setuptools' copy (its
+    `_distutils_hack` answers that name; the finder leaves it alone), not the standard library's (Python 3.11 and
+    earlier have one)."""
+    store = tmp_path / "store"
+    env = {key: value for key, value in os.environ.items() if key != "SETUPTOOLS_USE_DISTUTILS"}
+    env.update(PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    said = []
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", DISTUTILS, str(store)], capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        said.append(json.loads(result.stdout))
+    setuptools = Path(said[0]["setuptools"]).parent
+    assert said[0]["distutils"] == str(setuptools / "_distutils" / "core.py")
+    assert said[1]["read"] > 50  # the second reads what the first compiled
+    assert (store / BytecodeStore.key((setuptools / "_distutils" / "core.py").read_bytes())).is_file()
