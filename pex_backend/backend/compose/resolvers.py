@@ -16,9 +16,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence
@@ -103,16 +103,16 @@ def find_uv(cache: Optional[BuildCache], key: str) -> str:
     found = frontend_uv()
     installed = bool(found) and Path(str(found)).resolve().is_relative_to(Path(sys.prefix).resolve())
     copy = cache.checked("uv-copies", UV_COPY, "uv's copy") if cache and (installed or not found) else None
-    if found and cache and not copy and installed:
-        fresh = cache.fresh()
-        shutil.copy2(found, fresh / "uv")
-        copy = cache.publish(fresh, "uv-copies", UV_COPY, {"uv": version_of(found)})
     if found or copy:
         uv = found or str(copy / "uv")  # type: ignore[operator]
         version = version_of(uv)
         if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < UV_MINIMUM:
             too_old = f'uv {version} is too old to resolve (uv 0.8 or later): update it, or set `resolver = "pip"`'
             raise BuildError(f"{key}: {too_old}")
+        if found and cache and not copy and installed:
+            fresh = cache.fresh()
+            shutil.copy2(found, fresh / "uv")
+            cache.publish(fresh, "uv-copies", UV_COPY, {"uv": version})
         return uv
     raise BuildError(
         f"{key}: uv resolves, and no uv is here (no UV variable, no uv on PATH, no uv package in the build "
@@ -183,14 +183,15 @@ class UvResolve:
         """Write the resolve to `output/resolve` and its pylock to `output/pylock.toml` (a UvPexFailure when pex
         cannot take it from the venv)."""
         work = Path(tempfile.mkdtemp(prefix="uv-", dir=self.staging))
-        identifying: Optional[threading.Thread] = None
+        venv = work / "venv"
+        python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        beside = ThreadPoolExecutor(1, thread_name_prefix="pexbin-uv-venv")
         try:
-            venv = work / "venv"
-            self.uv_run(["venv", "--quiet", "--python", self.interpreter.python, str(venv)], "making a venv")
-            python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-            # A new path pex has never seen: identified while uv resolves and installs.
-            identifying = threading.Thread(target=self.workers.identify, args=(str(python),), daemon=True)
-            identifying.start()
+            # The venv made while uv resolves (neither needs the other), then pex's identification of its
+            # interpreter (a new path pex has never seen) while uv installs.
+            making = ["venv", "--quiet", "--python", self.interpreter.python, str(venv)]
+            venv_made = beside.submit(self.uv_run, making, "making a venv")
+            identified = beside.submit(lambda: venv_made.exception() or self.workers.identify(str(python)))
             index = uv_index_args(self.table)
             lock = work / PYLOCK
             if pylock is None:
@@ -203,9 +204,10 @@ class UvResolve:
                 check_locked(self.group, lock)
             else:
                 shutil.copyfile(pylock, lock)
+            venv_made.result()  # raises what making it raised
             install = ["pip", "install", "--quiet", "--python", str(python), *index, "-r", str(lock)]
             self.uv_run(install, f"installing {what}")
-            identifying.join()
+            identified.result()
             args = [*requirements, "--venv-repository", str(venv), *pex_args, "--no-pre-install-wheels"]
             with step("pex taking the resolve from uv's venv"):
                 code, log = self.workers.run([*args, "--layout=loose", "-o", str(output / "resolve")], self.staging)
@@ -213,8 +215,7 @@ class UvResolve:
                 raise UvPexFailure(log)
             shutil.copyfile(lock, output / PYLOCK)
         finally:
-            if identifying:
-                identifying.join()  # before its venv goes
+            beside.shutdown()  # before its venv goes
             shutil.rmtree(work, ignore_errors=True)
 
     def uv_run(self, args: Sequence[str], what: str) -> None:
