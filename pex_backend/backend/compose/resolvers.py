@@ -187,8 +187,7 @@ class UvResolve:
         python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         beside = ThreadPoolExecutor(1, thread_name_prefix="pexbin-uv-venv")
         try:
-            # The venv made while uv resolves (neither needs the other), then pex's identification of its
-            # interpreter (a new path pex has never seen) while uv installs.
+            # The venv made while uv resolves, then pex identifying its new interpreter while uv installs.
             making = ["venv", "--quiet", "--python", self.interpreter.python, str(venv)]
             venv_made = beside.submit(self.uv_run, making, "making a venv")
             identified = beside.submit(lambda: venv_made.exception() or self.workers.identify(str(python)))
