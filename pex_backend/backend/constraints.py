@@ -6,7 +6,6 @@ pex is imported only when a function here runs: it is a build requirement of `bu
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import json
 import os
@@ -14,9 +13,11 @@ import platform
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+from pex_backend.pex import worker
 from pex_backend.pex.cache import key_of
+from pex_backend.pex.pool import PexCodeFailed
 from pex_backend.pex.workers import copy_on_import, pex_version
 
 
@@ -35,18 +36,14 @@ def problem(constraint: str) -> Optional[str]:
     return None
 
 
-@functools.cache
-def running_interpreter() -> Any:
-    """This interpreter as pex identifies it, in-process (`PythonInterpreter.get()` would start a subprocess)."""
-    from pex.interpreter import PythonIdentity, PythonInterpreter
-
-    return PythonInterpreter(PythonIdentity.get())
-
-
-def running_interpreter_matches(constraints: Sequence[str], answers: Optional[str] = None) -> bool:
+def running_interpreter_matches(
+    constraints: Sequence[str], answers: Optional[str] = None, ask: Optional[Callable[[Sequence[str]], bool]] = None
+) -> bool:
     """Whether this interpreter meets any of `constraints` (all of them OR-ed, as pex does); True when none. With
     `answers` (a directory of the build cache), pex's answer is kept there, keyed by the constraints, this
-    interpreter and the pex version, so that a later build (one that reuses every PEX) imports no more of pex."""
+    interpreter and the pex version, so that a later build (one that reuses every PEX) imports no more of pex.
+    `ask`: a pex worker's answer (`PexWorkers.interpreter_matches`: its interpreter is this one's, through a link),
+    which has pex imported where this process would import it for this alone; else pex's code runs here."""
     if not constraints:
         return True
     identity = [os.path.realpath(sys.executable), sys.version, sys.implementation.cache_tag, platform.machine()]
@@ -58,13 +55,12 @@ def running_interpreter_matches(constraints: Sequence[str], answers: Optional[st
             if kept["constraints"] == sorted(constraints) and kept["identity"] == identity:
                 if isinstance(kept["matches"], bool):
                     return kept["matches"]
-    from pex.interpreter_constraints import InterpreterConstraint
-
-    matches = any(
-        InterpreterConstraint.matches(constraint, running_interpreter())
-        for constraint in constraints
-        if problem(constraint) is None
-    )
+    matches = None
+    if ask is not None:
+        with contextlib.suppress(PexCodeFailed):  # pex's code raised there: it runs here, and says why
+            matches = ask(constraints)
+    if matches is None:
+        matches = worker.interpreter_matches(constraints)
     with contextlib.suppress(OSError):
         if answers:
             known.parent.mkdir(parents=True, exist_ok=True)

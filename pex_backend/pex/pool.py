@@ -282,6 +282,9 @@ class PexWorkers:
         made = self.pex_code({"pex_info": first.decode("latin-1"), "changes": changes}, "writing PEX-INFO")["made"]
         return (made[0].encode("latin-1"), made[1], made[2]) if made else None
 
+    def interpreter_matches(self, constraints: Sequence[str]) -> bool:
+        return bool(self.pex_code({"matches": list(constraints)}, "matching interpreter constraints")["matches"])
+
     def pex_code(self, job: Dict[str, object], what: str) -> Dict[str, Any]:
         reply, output = self.ask(job, f"({what})")
         if reply["code"] != 0:

@@ -112,12 +112,29 @@ def pex_info_for(first, changes):
     return changed.dump().encode("utf-8"), old_hash, new_hash
 
 
+def interpreter_matches(constraints):
+    """Whether this interpreter meets any of `constraints` (OR-ed, as pex reads them; one pex cannot parse matches
+    nothing), identified in-process (`PythonInterpreter.get()` would start a subprocess)."""
+    from pex.interpreter import PythonIdentity, PythonInterpreter
+    from pex.interpreter_constraints import InterpreterConstraint
+
+    interpreter = PythonInterpreter(PythonIdentity.get())
+    for constraint in constraints:
+        try:
+            if InterpreterConstraint.matches(constraint, interpreter):
+                return True
+        except ValueError:  # unparseable, or a range no version is in
+            continue
+    return False
+
+
 # The jobs a worker answers as soon as it has imported what the project's part needs, before the rest of pex.
-EARLY = ("part", "identify", "entry_maps", "pex_info")
+EARLY = ("part", "identify", "entry_maps", "pex_info", "matches")
 
 
 def answer(job):
-    """A job's reply: its exit code (0 when done), and what pex's code gave for `entry_maps` and `pex_info`."""
+    """A job's reply: its exit code (0 when done), and what pex's code gave for `entry_maps`, `pex_info` and
+    `matches`."""
     if "identify" in job:
         return {"code": identify(job["identify"])}
     if "part" in job:
@@ -130,6 +147,8 @@ def answer(job):
         if "pex_info" in job:
             made = pex_info_for(job["pex_info"].encode("latin-1"), job["changes"])
             return {"code": 0, "made": made and [made[0].decode("latin-1"), made[1], made[2]]}
+        if "matches" in job:
+            return {"code": 0, "matches": interpreter_matches(job["matches"])}
     except Exception:  # noqa: BLE001 (the build says why, from this worker's output)
         traceback.print_exc()
         return {"code": 1}
@@ -164,8 +183,9 @@ def serve():
             channel.write(json.dumps(message) + "\n")
             channel.flush()
 
-    # What the early jobs but the part need (PEX-INFO, identifying) is imported by this thread, next: the reading
-    # thread waits for it rather than import the same modules at once, which pex's circular imports could deadlock.
+    # What the early jobs but the part need (PEX-INFO, identifying, constraints) is imported by this thread, next:
+    # the reading thread waits for it rather than import the same modules at once, which pex's circular imports
+    # could deadlock.
     imported = threading.Event()
 
     def read():
@@ -184,6 +204,7 @@ def serve():
     identifying = None
     with contextlib.suppress(Exception):  # a job that cannot import them fails, and prints why
         import pex.interpreter  # noqa: F401
+        import pex.interpreter_constraints  # noqa: F401
         import pex.pex_info  # noqa: F401
     imported.set()
     held = os.environ.get("PEXBIN_TEST_HOLD_PEX_IMPORT")  # for the tests: pex's import waits while it exists

@@ -22,6 +22,7 @@ class FirstBuild:
     project: Project
     out: Path
     printed: str
+    """What the first build printed, with Python's import timings of the backend's processes."""
 
 
 PARTS = ("projects", "pexbin-cache", "dist")
@@ -41,7 +42,9 @@ def built_once(offline_env: Dict[str, str], pex_copy: Path, tmp_path_factory: py
         project = Project(root / "projects" / "hello", {**offline_env, "PEXBIN_CACHE_DIR": str(root / "pexbin-cache")})
         shutil.copytree(SAMPLES / "hello", project.path)
         with_pex_copy(root / "pexbin-cache", pex_copy)
-        result = project.build("uv", root / "dist", "--wheel")
+        # Python's import timings of the backend's processes (pex's workers print theirs into their own logs).
+        timed = Project(project.path, {**project.env, "PYTHONPROFILEIMPORTTIME": "1"})
+        result = timed.build("uv", root / "dist", "--wheel")
         built = FirstBuild(project, root / "dist", result.stdout + result.stderr)
     return built
 

@@ -88,6 +88,16 @@ def pex_modules(printed: str) -> List[str]:
     return re.findall(r"\| +(pex(?:\.[\w.]+)?)$", printed, re.MULTILINE)
 
 
+def test_a_first_build_has_pex_s_worker_judge_the_interpreter_constraints(hello_built):
+    """hello's `requires-python` is its interpreter constraint: the first build, with no answer kept, asks pex's
+    worker whether the build interpreter meets it (the worker has pex imported), keeps the answer, and imports no
+    more of pex itself than its version."""
+    imported = set(pex_modules(hello_built.printed))
+    assert "pex.version" in imported and not imported & {"pex.interpreter", "pex.interpreter_constraints"}, imported
+    kept = list(Path(hello_built.project.env["PEXBIN_CACHE_DIR"]).rglob("matches-*.json"))
+    assert [json.loads(answer.read_text())["matches"] for answer in kept] == [True]
+
+
 def test_a_build_of_the_sources_the_last_one_built_runs_no_pex(hello_built):
     """Sources as the last successful build left them: no pex worker starts beside setuptools, and the build
     imports no pex, nor reads pex's copy; a file added, or the build files changed, and the worker starts again."""

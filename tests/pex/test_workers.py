@@ -307,6 +307,7 @@ def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path, monkeypatch
     code raises there comes back as an error a shortcut refuses on, and pex builds that PEX."""
     from pex.pex_info import PexInfo
 
+    from pex_backend.pex import worker
     from pex_backend.pex.pool import PexCodeFailed
     from pex_backend.pex.siblings import HERE, SCRIPT_GROUPS, attempt
 
@@ -335,6 +336,14 @@ def test_pex_s_code_in_a_worker_answers_as_in_this_process(tmp_path, monkeypatch
             pool.entry_maps({"x/entry_points.txt": b"an entry point in no group\n"}, SCRIPT_GROUPS)
         why = attempt(lambda: pool.entry_maps({"x/entry_points.txt": b"no group\n"}, SCRIPT_GROUPS))
         assert why and why.startswith("pex's code is not what was proven (PexCodeFailed"), why
-        (worker,) = pool.started
-        assert worker.process.pid not in pool.ready  # all that while the rest of pex waited to import
+        # Whether this interpreter meets interpreter constraints, as pex judges it here (one it cannot parse: no).
+        (asking,) = in_threads(1, lambda _: pool.interpreter_matches([">=3"]))
+        asking.join(timeout=60)
+        if asking.is_alive():
+            held.unlink()
+            pytest.fail("the interpreter constraints waited for pex's import")
+        for constraints in ([">=3"], ["CPython==2.7.*"], ["CPython==2.7.*", ">=3"], ["PyPy"], ["CPython+t>=3"], ["?"]):
+            assert pool.interpreter_matches(constraints) is worker.interpreter_matches(constraints), constraints
+        (started,) = pool.started
+        assert started.process.pid not in pool.ready  # all that while the rest of pex waited to import
         held.unlink()

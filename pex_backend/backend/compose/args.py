@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from packaging.requirements import Requirement
 
@@ -21,7 +21,11 @@ from .keys import stable
 PORTABLE_SHEBANG = "/usr/bin/env python3"
 
 
-def target_args(group: ResolveGroup, project_root: Path, interpreter: Interpreter) -> List[str]:
+def target_args(
+    group: ResolveGroup, project_root: Path, interpreter: Interpreter, ask: Optional[Callable[[Sequence[str]], bool]]
+) -> List[str]:
+    """pex's target options for `group`. `ask`: a pex worker's answer to whether the build interpreter meets the
+    group's interpreter constraints (`constraints.running_interpreter_matches`)."""
     if group.platforms or group.complete_platforms:
         # As in Pants, explicit platforms replace the constraints: pex would add local interpreters as targets.
         args = [arg for platform in group.platforms for arg in ("--platform", platform)]
@@ -32,7 +36,7 @@ def target_args(group: ResolveGroup, project_root: Path, interpreter: Interprete
             args.append("--resolve-local-platforms")
         return args
     args = [arg for constraint in group.interpreter_constraints for arg in ("--interpreter-constraint", constraint)]
-    if running_interpreter_matches(group.interpreter_constraints, interpreter.answers):
+    if running_interpreter_matches(group.interpreter_constraints, interpreter.answers, ask):
         # The search path too: with constraints, pex would otherwise add every matching interpreter it knows.
         args += ["--python", interpreter.python, "--python-path", interpreter.directory]
     return args

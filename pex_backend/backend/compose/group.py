@@ -79,7 +79,7 @@ class GroupBuild(Bases):
     published: Optional[Path] = None  # where the build puts the PEX files: a reused one there is left in place
 
     def __post_init__(self) -> None:
-        self.targets = target_args(self.group, self.project_root, self.interpreter)
+        self.targets = target_args(self.group, self.project_root, self.interpreter, self.workers.interpreter_matches)
         self.resolving = self.targets + resolver_args(self.table)
         self.lock = lock_args(self.table, self.group, self.project_root)
         self.exclusions = [arg for name in self.excludes for arg in ("--exclude", name)]
