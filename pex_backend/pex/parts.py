@@ -15,21 +15,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from .siblings import HERE, PEX_INFO, PexCode, Target, attempt, console_scripts, entry_point_of, rewrite
-from .zipapp import Archive, Refusal, read_entry, readable
+from .zipapp import Refusal, read_entry, readable, wheel_block
 
 KIND = "part-proofs"
-
-
-def wheel_block(archive: Archive, wheel: str) -> List[int]:
-    """Where the wheel's entries are in `archive`: their indexes, a run of them, or `Refusal`."""
-    prefix = f".deps/{wheel}/"
-    at = [i for i, entry in enumerate(archive.entries) if entry.info.filename.startswith(prefix)]
-    if not at or at != list(range(at[0], at[-1] + 1)):
-        raise Refusal(f"{wheel} is not one run of entries")
-    return at
 
 
 def splice_part(

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 from pex_backend.errors import BuildError
 
 from . import worker
-from .zipapp import Archive, Entry, Refusal, read_archive, read_entry, readable, same_header, write
+from .zipapp import Archive, Entry, Refusal, read_archive, read_entry, readable, same_header, wheel_block, write
 
 # The time pex gives every zip entry of a reproducible PEX (and our reproducible wheels, theirs).
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -170,11 +170,8 @@ def splice(base: Path, small: Path, wheel: str, output: Path, code: PexCode = HE
 
     def write() -> None:
         base_archive, small_archive = readable(base), readable(small)
-        prefix = f".deps/{wheel}/"
-        block = [entry for entry in small_archive.entries if entry.info.filename.startswith(prefix)]
-        at = [i for i, entry in enumerate(base_archive.entries) if entry.info.filename.startswith(prefix)]
-        if not block or not at or at != list(range(at[0], at[-1] + 1)):
-            raise Refusal(f"{wheel} is not one run of entries in both PEX files")
+        at = wheel_block(base_archive, wheel)
+        block = [small_archive.entries[i] for i in wheel_block(small_archive, wheel)]
         base_info, small_info = (json.loads(read_entry(a, PEX_INFO) or b"{}") for a in (base_archive, small_archive))
         changes = project_part(base_info, small_info, wheel)
         if changes is None:

@@ -130,3 +130,13 @@ def write(archive: Archive, head: bytes, records: List[Tuple[Archive, Entry]], o
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def wheel_block(archive: Archive, wheel: str) -> List[int]:
+    """Where the wheel's entries (a file name, under `.deps/`) are in `archive`: their indexes, one run of them, or
+    `Refusal`."""
+    prefix = f".deps/{wheel}/"
+    at = [i for i, entry in enumerate(archive.entries) if entry.info.filename.startswith(prefix)]
+    if not at or at != list(range(at[0], at[-1] + 1)):
+        raise Refusal(f"{wheel} is not one run of entries")
+    return at
