@@ -40,6 +40,7 @@ SDIST_INCLUDE = {
     "flit_core": "list it in [tool.flit.sdist] include",
     "pdm": "list it in [tool.pdm.build] includes",
     "poetry": "list it in [tool.poetry] include",
+    "uv_build": "list it in [tool.uv.build-backend] source-include",
 }
 
 

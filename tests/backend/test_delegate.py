@@ -16,7 +16,7 @@ from conftest import ROOT, SAMPLES, Project, listing, pex_info, run, run_pex
 
 from pex_backend import __version__
 from pex_backend.backend.config.project import load_config
-from pex_backend.backend.delegate import load_backend, setuptools_backend
+from pex_backend.backend.delegate import check_sdist, load_backend, setuptools_backend
 from pex_backend.errors import ConfigError
 
 OURS = {
@@ -243,6 +243,31 @@ def test_a_referenced_file_the_sdist_lacks_is_named(sample, tmp_path):
         "pex-backend error: tool.pexbin.binaries.flitted-hello.executable: 'bin/flitted-hello' is not in the sdist "
         "flitted-1.0.tar.gz that flit_core.buildapi built; list it in [tool.flit.sdist] include"
     )
+
+
+def test_uv_lock_missing_from_uv_build_s_sdist_says_how_to_include_it(tmp_path):
+    """uv's own backend leaves uv.lock out of its sdist unless told: a project using uv.lock as a resolve is told
+    the setting that carries it (and a backend not known here, to use its own sdist configuration)."""
+    table = 'delegate-backend = "uv_build"\nresolves = { default = "uv.lock" }\nresolve = "default"'
+    root = write_project(tmp_path / "p", 'requires = ["pex-backend", "uv_build"]', table)
+    (root / "uv.lock").write_text("version = 1\n")
+    sdist = tmp_path / "tiny-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(root / "pyproject.toml", "tiny-1.0/pyproject.toml")
+    with pytest.raises(ConfigError) as raised:
+        check_sdist(load_config(root), root, sdist)
+    assert str(raised.value) == (
+        "tool.pexbin.resolves.default: 'uv.lock' is not in the sdist tiny-1.0.tar.gz that uv_build built; "
+        "list it in [tool.uv.build-backend] source-include"
+    )
+    other = table.replace('"uv_build"', '"other_backend"')
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text().replace(table, other))
+    with pytest.raises(ConfigError, match="that other_backend built; include it through that backend's own sdist"):
+        check_sdist(load_config(root), root, sdist)
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(root / "pyproject.toml", "tiny-1.0/pyproject.toml")
+        archive.add(root / "uv.lock", "tiny-1.0/uv.lock")
+    check_sdist(load_config(root), root, sdist)
 
 
 def write_project(root: Path, build_system: str, table: str = 'delegate-backend = "tiny_backend"') -> Path:
