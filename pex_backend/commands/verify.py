@@ -7,7 +7,7 @@ through pex-backend's config-settings; nothing is read from the build cache or w
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import json
 import os
 import shutil
@@ -123,7 +123,9 @@ def rebuild_command(out: Path, isolation: bool) -> Tuple[str, List[str]]:
     interpreter this one."""
     settings = [f"pexbin.output-dir={out}", "pexbin.no-cache=true"]
     isolated = [] if isolation else ["--no-build-isolation"]
-    if importlib.util.find_spec("pip") is not None:
+    # Looked for on sys.path alone: setuptools' distutils hook on sys.meta_path takes a search for pip as pip
+    # starting, and warns when it finds distutils imported.
+    if importlib.machinery.PathFinder.find_spec("pip") is not None:
         pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(out), *isolated]
         return "pip", pip + [arg for setting in settings for arg in ("--config-settings", setting)]
     uv = os.environ.get("UV") or uv_in_this_environment() or shutil.which("uv")

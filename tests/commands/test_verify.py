@@ -55,6 +55,9 @@ def test_a_build_with_source_date_epoch_verifies_byte_for_byte_and_any_change_is
         "verified hello 1.0: the wheel and the 6 files rebuilt from hello-1.0.tar.gz are byte-identical to "
         "hello-1.0.pexbin.json"
     ]
+    # Nothing else but the rebuild's line: no warning from setuptools' distutils hook, which a search for pip on
+    # sys.meta_path sets off once the command has imported distutils (through setuptools).
+    assert result.stderr.splitlines() == ["verify: rebuilding from hello-1.0.tar.gz with pip (build cache off)"]
     assert not (tmp_path / "never-used").exists()  # the cache is off
 
     # A PEX changed after the build, an SBOM edited beside another, and a record that lies about a third: one line
