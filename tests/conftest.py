@@ -149,6 +149,9 @@ def offline_env(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> D
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         UV_FIND_LINKS=str(wheelhouse),
         UV_NO_INDEX="1",
+        # `uv lock` takes no `UV_NO_INDEX` (uv 0.13): offline, it finds PyPI unreachable and resolves from the
+        # wheelhouse alone, as every other uv command here does.
+        UV_OFFLINE="1",
         UV_CACHE_DIR=os.environ["UV_CACHE_DIR"],
         UV_NO_CONFIG="1",
         # uv builds with the interpreter running the tests (each tox environment's own), named, not searched for

@@ -66,8 +66,9 @@ def test_the_recipe_builds_publishes_reuses_its_cache_and_verifies(sample, tmp_p
     assert listing(first / "pypi") == ["hello-1.0-py3-none-any.whl", "hello-1.0.tar.gz"]
     assert listing(first / "release") == sorted(["SHA256SUMS", "hello-1.0.pexbin.json", *HELLO, *SBOMS])
     run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=first / "release", env=env)
+    online = {k: v for k, v in env.items() if k != "UV_OFFLINE"}  # uv publish refuses to run offline (--dry-run)
     published = run([sys.executable, "-m", "uv", "publish", "--dry-run", "--publish-url", "http://127.0.0.1:9/legacy/",
-                     "--token", "unused", "pypi/*"], cwd=first, env=env)  # fmt: skip
+                     "--token", "unused", "pypi/*"], cwd=first, env=online)  # fmt: skip
     assert "Checking hello-1.0-py3-none-any.whl" in published.stderr
     assert "Checking hello-1.0.tar.gz" in published.stderr
 

@@ -251,7 +251,8 @@ def backend_version(case: Case, warm: Dict) -> List[str]:
     version.write_text(re.sub(r'__version__ = "([^"]+)"', r'__version__ = "\1.post1"', version.read_text()))
     house = case.project.path.parent / "wheelhouse"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", house, source])
-    case.args = ["--wheel", f"--find-links={house}"]
+    # The wheelhouse too: find-links on the command line take the place of UV_FIND_LINKS.
+    case.args = ["--wheel", f"--find-links={house}", f"--find-links={case.project.env['UV_FIND_LINKS']}"]
     return [case.build()]
 
 
