@@ -151,6 +151,37 @@ def test_a_uv_lock_resolve_pins_what_the_lock_pins(sample, tmp_path):
     assert pexbin_lock(project, "--check").stdout == "uv.lock (resolve 'default') is up to date\n"
 
 
+def test_a_uv_lock_resolve_for_another_platform_is_pex_s_from_uv_s_export(sample, tmp_path):
+    """uv installs a uv.lock's pins for the build interpreter alone; for another platform pex's pip resolves from
+    the lock as uv exports it (one notice), so that what only that platform needs is in the PEX, at the lock's
+    version, and a stale lock is the same one error."""
+    project = sample("hello")
+    text = (project.path / "pyproject.toml").read_text()
+    darwin_only = 'dependencies = ["cowsay>=6", "sortedcontainers; sys_platform == \'darwin\'"]'
+    project.pyproject(text.replace('dependencies = ["cowsay>=6"]', darwin_only))
+    project = uv_locked(project)
+    text = (project.path / "pyproject.toml").read_text()
+    platform = '[tool.pexbin]\nplatforms = ["macosx_11_0_arm64-cp-312-cp312"]\n'
+    project.pyproject(text.replace("[tool.pexbin]\n", platform))
+    out = tmp_path / "out"
+    result = said(project.build("uv", out, "--wheel"))
+    notice = "pex-backend: pip resolves hello==1.0's requirements from its uv.lock as uv exports it: uv cannot for "
+    assert notice + "tool.pexbin.platforms" in result, result
+    lock = (project.path / "uv.lock").read_text()
+    pinned = lock.split('name = "sortedcontainers"\nversion = "', 1)[1].split('"', 1)[0]
+    distributions = sorted(pex_info(out / "hello.pex")["distributions"])
+    assert [name.split("-")[:2] for name in distributions] == [
+        ["cowsay", "6.0"],
+        ["hello", "1.0"],
+        ["sortedcontainers", pinned],
+    ]
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text.replace('"cowsay>=6",', '"cowsay>=6.1",'))
+    stale = said(project.build("uv", tmp_path / "stale", "--wheel", check=False))
+    (error,) = [line for line in stale.splitlines() if "pex-backend error:" in line]
+    assert error.startswith("pex-backend error: tool.pexbin.resolves.default: uv.lock does not satisfy the project")
+
+
 def test_a_stale_uv_lock_is_one_error_and_nothing_is_written(sample, tmp_path):
     project = uv_locked(sample("hello"))
     text = (project.path / "pyproject.toml").read_text()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from pex_backend.backend.config.table import TableOptions
+from pex_backend.backend.config.table import TABLE, TableOptions
 from pex_backend.backend.plan import BinarySpec, ResolveGroup
 from pex_backend.backend.wheel import WheelContents
 from pex_backend.pex.cache import BuildCache, key_of
@@ -23,7 +23,7 @@ from pex_backend.pex.proofs import SiblingProofs
 from pex_backend.pex.siblings import FirstPex, Target, derive
 from pex_backend.timings import step
 
-from . import resolvers
+from . import resolvers, uvlock
 from .args import (
     base_requirements,
     binary_args,
@@ -95,6 +95,20 @@ class GroupBuild(Bases):
         self.resolved: Optional[Path] = None
         self.digests: Optional[Dict[str, str]] = None
         self.proofs = SiblingProofs(self.cache) if self.cache else None
+        self.exported: Optional[List[str]] = None
+        self.exporting = threading.Lock()
+
+    def pex_lock(self) -> List[str]:
+        """The lock options of pex's own resolves: a uv.lock as uv exports it (pex reads no uv.lock), once."""
+        if not uvlock.is_uv_lock(self.lock):
+            return self.lock
+        with self.exporting:
+            if self.exported is None:
+                pylock = Path(tempfile.mkdtemp(prefix="uv-export-", dir=self.staging)) / resolvers.PYLOCK
+                uv = resolvers.find_uv(self.cache, f"{TABLE}.resolves.{self.group.resolve}")
+                uvlock.export(uv, self.project_root, self.group, pylock)
+                self.exported = ["--pylock", str(pylock)]
+            return self.exported
 
     def dependencies(self) -> Optional[Path]:
         """A directory of the wheels the project's requirements resolve to, from the cache or resolved now."""
@@ -131,7 +145,7 @@ class GroupBuild(Bases):
             # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
             wanted = own_wheel if ours else base_requirements(self.wheel)
-            return [*wanted, *group.requirements, *self.lock, *self.resolving]
+            return [*wanted, *group.requirements, *self.pex_lock(), *self.resolving]
         resolved = ["--pre-resolved-dists", str(self.resolution())] if self.resolution() else []
         wanted = ["--pre-resolved-dists", str(self.wheel.path), self.project] if ours else base_requirements(self.wheel)
         return [*resolved, *wanted, *group.requirements, *self.targets]

@@ -23,18 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from pex_backend.backend.config.project import read_toml
 from pex_backend.backend.config.table import TABLE, TableOptions
 from pex_backend.backend.plan import ResolveGroup
 from pex_backend.bytecode import TRUE
-from pex_backend.errors import BuildError, ConfigError, PexbinError
+from pex_backend.errors import BuildError, PexbinError
 from pex_backend.pex.cache import BuildCache, key_of
 from pex_backend.pex.pool import Interpreter, PexWorkers
 from pex_backend.timings import step
 
+from . import uvlock
 from .failures import pex_failure
 from .keys import pip_configuration_files, uv_configuration
 
@@ -54,13 +52,13 @@ def lock_kind(path: str) -> str:
 
 
 def choose(table: TableOptions, group: ResolveGroup, targets: Sequence[str]) -> ResolverChoice:
-    """The resolver of `group`, whose pex target options are `targets`."""
-    if group.resolve is not None and lock_kind(table.resolves.get(group.resolve, "")) == "uv":
-        return ResolverChoice("uv")  # only uv reads its lock
+    """The resolver of `group`, whose pex target options are `targets`. A uv.lock is exported by uv either way: uv
+    installs from the export for the build interpreter, pex's pip resolves from it for other targets."""
+    kind = lock_kind(table.resolves.get(group.resolve, "")) if group.resolve is not None else None
     if table.resolver == "pip":
         return ResolverChoice("pip")
     binary = group.binaries[0]
-    if group.resolve is not None and lock_kind(table.resolves.get(group.resolve, "")) == "pex":
+    if kind == "pex":
         return ResolverChoice("pip", f"{TABLE}.resolves.{group.resolve} (a pex lock)")
     for key, value in (
         ("complete-platforms", group.complete_platforms),
@@ -199,8 +197,7 @@ class UvResolve:
                 command = [*compile_, "--python", self.interpreter.python, *index, str(work / "requirements.in")]
                 self.uv_run([*command, "-o", str(lock)], f"resolving {what}")
             elif pylock.name == "uv.lock":
-                self.uv_run(["export", "--quiet", *UV_EXPORT, "-o", str(lock)], f"exporting {pylock}")
-                check_locked(self.group, lock)
+                uvlock.export(self.uv, self.project_root, self.group, lock)
             else:
                 shutil.copyfile(pylock, lock)
             venv_made.result()  # raises what making it raised
@@ -218,19 +215,7 @@ class UvResolve:
             shutil.rmtree(work, ignore_errors=True)
 
     def uv_run(self, args: Sequence[str], what: str) -> None:
-        """Run uv in the project root, where it finds the project and its configuration (`uv.toml`, `[tool.uv]`);
-        a uv.lock that does not satisfy the project is a UvLockStale."""
-        with step(f"uv {args[0]} {args[1] if args[0] == 'pip' else ''}".strip()):
-            result = subprocess.run([self.uv, *args], cwd=self.project_root, capture_output=True, text=True)
-        if result.returncode != 0:
-            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()[-40:]
-            if args[0] == "export" and "--locked" in result.stderr:
-                raise UvLockStale(what)
-            raise BuildError(f"uv failed while {what}:\n" + "\n".join(lines))
-
-
-class UvLockStale(PexbinError):
-    """`uv export --locked` found that uv.lock does not satisfy the project."""
+        uvlock.run_uv(self.uv, self.project_root, args, what)
 
 
 class UvPexFailure(PexbinError):
@@ -273,15 +258,14 @@ class Resolving(Protocol):
     targets: List[str]
     exclusions: List[str]
 
+    def pex_lock(self) -> List[str]: ...
+
 
 # `uv pip install -r pylock.toml` (uv 0.8); `uv export --format pylock.toml` came in 0.6.15.
 UV_MINIMUM = (0, 8)
 UV_REQUIREMENT = "uv>=0.8"
 UV_COPY = key_of("uv")
 PYLOCK = "pylock.toml"
-# uv.lock as a pylock of everything it pins for this interpreter (pex takes from the venv only what the PEX needs),
-# failing when the lock does not satisfy the project.
-UV_EXPORT = ("--locked", "--format", "pylock.toml", "--no-emit-project", "--all-extras", "--all-groups")
 
 
 def key_inputs(choice: ResolverChoice, project_root: Path) -> Dict[str, object]:
@@ -313,15 +297,13 @@ def resolve_with(build: Resolving, output: Path, what: str) -> None:
             uv_resolve.run(build.requirements, lock, build.exclusions, output, what)
         except UvPexFailure as failure:
             raise pex_failure(f"resolving {what}", failure.output, build.group, build.table) from None
-        except UvLockStale:
-            key = f"{TABLE}.resolves.{build.group.resolve}"
-            stale = "uv.lock does not satisfy the project (uv's `--locked` check): run `uv lock`"
-            raise ConfigError(key, stale) from None
         return
+    lock = build.pex_lock()  # a uv.lock as uv exports it
     if build.resolver.fallback:
-        print(f"pex-backend: pip resolves {what}: uv cannot for {build.resolver.fallback}", flush=True)
+        source = " from its uv.lock as uv exports it" if lock != build.lock else ""
+        print(f"pex-backend: pip resolves {what}{source}: uv cannot for {build.resolver.fallback}", flush=True)
     ignore = ["--ignore-errors"] if build.group.ignore_errors else []
-    args = [*build.requirements, *build.lock, *build.resolving, *build.exclusions, *ignore]
+    args = [*build.requirements, *lock, *build.resolving, *build.exclusions, *ignore]
     args += ["--no-pre-install-wheels", "--layout=loose"]
     code, log = build.workers.run([*args, "-o", str(output / "resolve")], build.staging)
     if code != 0:
@@ -333,18 +315,3 @@ def lockfile_of(build: Resolving) -> Optional[Path]:
     if not build.lock:
         return None
     return Path(build.lock[-1])
-
-
-def check_locked(group: ResolveGroup, pylock: Path) -> None:
-    """The table's `dependencies` must be in the uv.lock of the group's resolve, at a version they allow."""
-    pinned = {canonicalize_name(p["name"]): p.get("version", "") for p in read_toml(pylock).get("packages", [])}
-    for text in group.requirements:
-        requirement = Requirement(text)
-        version = pinned.get(canonicalize_name(requirement.name))
-        if version is None or not requirement.specifier.contains(version, prereleases=True):
-            found = f"it pins {version}" if version else "it has none"
-            raise ConfigError(
-                group.binaries[0].key_of("dependencies"),
-                f"{text!r} is not in the resolve {group.resolve!r}'s uv.lock ({found}): add it to the project "
-                "(`uv add`) and run `uv lock`",
-            )

@@ -115,7 +115,8 @@ class TableOptions:
         "What resolves the requirements of each group of binaries: `uv` (uv resolves and installs them into a "
         "virtual environment, which pex takes them from) or `pip` (pex's own resolve, with pip). pip resolves "
         "wherever uv cannot (`platforms`, `complete-platforms`, `ignore-errors`, a pex lock, interpreter "
-        "constraints the build interpreter does not meet), with one notice naming the key.",
+        "constraints the build interpreter does not meet), with one notice naming the key. A `uv.lock` resolve "
+        "is exported by uv either way, and pip resolves from that export.",
         'resolver = "pip"',
         pants=False,
     )
