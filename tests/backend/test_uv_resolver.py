@@ -182,6 +182,35 @@ def test_a_uv_lock_resolve_for_another_platform_is_pex_s_from_uv_s_export(sample
     assert error.startswith("pex-backend error: tool.pexbin.resolves.default: uv.lock does not satisfy the project")
 
 
+def test_a_requirement_uv_takes_from_a_source_of_the_project_s_is_not_taken_from_an_index(sample, tmp_path):
+    """`[tool.uv.sources]` (the project's, or its uv workspace's) says where uv takes a requirement from, which a
+    resolve of requirements reads no more than pip does: a distribution of that name from an index could be another
+    one. One error naming the source, for either resolver; `UV_NO_SOURCES=1` resolves from the indexes anyway."""
+    project = sample("hello")
+    text = (project.path / "pyproject.toml").read_text()
+    project.pyproject(text + '\n[tool.uv.sources]\ncowsay = { path = "../cowsay" }\n')
+    expected = 'pex-backend error: tool.uv.sources.cowsay: uv takes cowsay from { path = "../cowsay" }, which a resolve'
+    for resolver in ("uv", "pip"):
+        if resolver == "pip":
+            use_resolver(project, "pip")
+        result = said(project.build("uv", tmp_path / resolver, "--wheel", check=False))
+        (error,) = [line for line in result.splitlines() if "pex-backend error:" in line]
+        assert error.startswith(expected) and "UV_NO_SOURCES=1" in error, error
+        assert "Traceback" not in result and not list((tmp_path / resolver).glob("*.pex"))
+    project.env["UV_NO_SOURCES"] = "1"
+    project.build("uv", tmp_path / "anyway", "--wheel")
+    assert "cowsay 6.1" in run_pex(tmp_path / "anyway" / "report_py.pex").stdout
+
+    # A workspace member: the workspace root's sources are the member's too.
+    del project.env["UV_NO_SOURCES"]
+    project.pyproject(text)
+    (project.path.parent / "pyproject.toml").write_text(
+        '[tool.uv.workspace]\nmembers = ["hello"]\n\n[tool.uv.sources]\ncowsay = { git = "https://example.com/c" }\n'
+    )
+    result = said(project.build("uv", tmp_path / "member", "--wheel", check=False))
+    assert 'pex-backend error: tool.uv.sources.cowsay: uv takes cowsay from { git = "https://example.com/c" }' in result
+
+
 def test_a_stale_uv_lock_is_one_error_and_nothing_is_written(sample, tmp_path):
     project = uv_locked(sample("hello"))
     text = (project.path / "pyproject.toml").read_text()

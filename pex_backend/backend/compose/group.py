@@ -119,6 +119,8 @@ class GroupBuild(Bases):
         if found:
             print(f"pex-backend: reused the resolve of {what} from the build cache", flush=True)
             return found / "resolve" / ".deps"
+        if not self.lock:
+            uvlock.check_no_sources(self.requirements, self.project_root)  # a lock pins what it pins
         directory = self.cache.fresh() if self.cache else Path(tempfile.mkdtemp(prefix="resolve-", dir=self.staging))
         # A loose PEX of wheel files: its `.deps` is the resolve, as wheels pex can take back pre-resolved.
         try:
@@ -143,6 +145,8 @@ class GroupBuild(Bases):
             return [str(self.wheel.path), "--intransitive", *self.resolving] if ours else list(self.resolving)
         if group.ignore_errors:
             # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
+            if not self.lock:
+                uvlock.check_no_sources([*base_requirements(self.wheel), *group.requirements], self.project_root)
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
             wanted = own_wheel if ours else base_requirements(self.wheel)
             return [*wanted, *group.requirements, *self.pex_lock(), *self.resolving]

@@ -4,9 +4,11 @@ uv cannot express (other platforms). Nothing here reads uv.lock itself."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Dict, Sequence
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -14,6 +16,7 @@ from packaging.utils import canonicalize_name
 from pex_backend.backend.config.project import read_toml
 from pex_backend.backend.config.table import TABLE
 from pex_backend.backend.plan import ResolveGroup
+from pex_backend.bytecode import TRUE
 from pex_backend.errors import BuildError, ConfigError
 from pex_backend.timings import step
 
@@ -59,4 +62,48 @@ def check_locked(group: ResolveGroup, pylock: Path) -> None:
                 group.binaries[0].key_of("dependencies"),
                 f"{text!r} is not in the resolve {group.resolve!r}'s uv.lock ({found}): add it to the project "
                 "(`uv add`) and run `uv lock`",
+            )
+
+
+def uv_sources(project_root: Path) -> Dict[str, Any]:
+    """The project's `[tool.uv.sources]`, over those of the uv workspace it is in (the nearest `pyproject.toml` above
+    it with `[tool.uv.workspace]`), as uv reads them."""
+    found: Dict[str, Any] = {}
+    for parent in project_root.resolve().parents:
+        path = parent / "pyproject.toml"
+        if path.is_file():
+            try:
+                uv = read_toml(path).get("tool", {}).get("uv", {})
+            except ConfigError:
+                continue  # not one uv would read either
+            if "workspace" in uv:
+                found.update(uv.get("sources", {}))
+                break
+    found.update(read_toml(project_root / "pyproject.toml").get("tool", {}).get("uv", {}).get("sources", {}))
+    return {canonicalize_name(name): source for name, source in found.items()}
+
+
+def check_no_sources(requirements: Sequence[str], project_root: Path) -> None:
+    """A requirement uv takes from a source of the project's (`[tool.uv.sources]`: a workspace member, a path, a git
+    repository, an index of its own) is one the resolve of requirements, uv's or pip's, would take from the indexes
+    instead, maybe a distribution of the same name that is not it: a ConfigError naming it, unless `UV_NO_SOURCES`
+    says to resolve without sources, as uv's `--no-sources` does. A uv.lock resolve reads them (through uv)."""
+    if os.environ.get("UV_NO_SOURCES", "").lower() in TRUE:
+        return
+    sources = uv_sources(project_root)
+    for text in requirements:
+        name = canonicalize_name(Requirement(text).name)
+        if name in sources:
+            source = sources[name]
+            if isinstance(source, dict):
+                fields = ", ".join(f"{key} = {json.dumps(value)}" for key, value in source.items())
+                what = f"{{ {fields} }}"
+            else:
+                what = "its sources"
+            raise ConfigError(
+                f"tool.uv.sources.{name}",
+                f"uv takes {name} from {what}, which a resolve of the project's requirements does not read: it "
+                f"would take a distribution named {name} from the indexes instead. Resolve from a uv.lock of the "
+                f'project\'s own (`{TABLE}.resolves = {{ default = "uv.lock" }}`: uv exports it with its sources), '
+                f"or set UV_NO_SOURCES=1 to take {name} from the indexes, as `uv --no-sources` would",
             )
