@@ -146,7 +146,7 @@ class GroupBuild(Bases):
         if group.ignore_errors:
             # Pex keeps going past conflicts only in a resolve of its own, so each binary resolves.
             if not self.lock:
-                uvlock.check_no_sources([*base_requirements(self.wheel), *group.requirements], self.project_root)
+                uvlock.check_no_sources(self.requirements, self.project_root)
             own_wheel = ["--project", str(self.wheel.path)] if self.lock else [str(self.wheel.path)]
             wanted = own_wheel if ours else base_requirements(self.wheel)
             return [*wanted, *group.requirements, *self.pex_lock(), *self.resolving]

@@ -31,21 +31,24 @@ def is_uv_lock(lock: Sequence[str]) -> bool:
     return bool(lock) and Path(lock[-1]).name == "uv.lock"
 
 
-def run_uv(uv: str, project_root: Path, args: Sequence[str], what: str) -> subprocess.CompletedProcess:
-    """Run uv in the project root, where it finds the project and its configuration (`uv.toml`, `[tool.uv]`)."""
+def run_uv(uv: str, project_root: Path, args: Sequence[str], what: str, stale: bool = False) -> bool:
+    """Run uv in the project root, where it finds the project and its configuration (`uv.toml`, `[tool.uv]`): True
+    when it succeeds; with `stale`, False when uv's `--locked` check fails, a BuildError for any other failure."""
     with step(f"uv {args[0]} {args[1] if args[0] == 'pip' else ''}".strip()):
         result = subprocess.run([uv, *args], cwd=project_root, capture_output=True, text=True)
-    if result.returncode != 0 and not (args[0] == "export" and "--locked" in result.stderr):
+    if result.returncode != 0 and stale and "--locked" in result.stderr:
+        return False
+    if result.returncode != 0:
         lines = (result.stderr.strip() or result.stdout.strip()).splitlines()[-40:]
         raise BuildError(f"uv failed while {what}:\n" + "\n".join(lines))
-    return result
+    return True
 
 
 def export(uv: str, project_root: Path, group: ResolveGroup, pylock: Path) -> None:
     """Write the group's uv.lock as the PEP 751 lock `pylock` (named `pylock.toml`, as uv asks); a lock that does
     not satisfy the project, or lacks one of the table's `dependencies`, is a ConfigError."""
     exporting = ["export", "--quiet", *UV_EXPORT, "-o", str(pylock)]
-    if run_uv(uv, project_root, exporting, f"exporting {group.resolve!r}'s uv.lock").returncode != 0:
+    if not run_uv(uv, project_root, exporting, f"exporting {group.resolve!r}'s uv.lock", stale=True):
         raise ConfigError(f"{TABLE}.resolves.{group.resolve}", STALE)
     check_locked(group, pylock)
 
